@@ -1,0 +1,35 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// BuildGo builds the Go command in package directory pkgDir into dir and
+// returns the binary's path, named name. When the calling test binary runs
+// under the race detector, so does the program it builds.
+func BuildGo(pkgDir, dir, name string) (string, error) {
+	out := filepath.Join(dir, name)
+	args := []string{"build", "-o", out}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Dir = pkgDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo())
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkgDir, err, strings.TrimSpace(string(msg)))
+	}
+	return out, nil
+}
+
+// cgo: the race detector needs cgo; nothing else here does.
+func cgo() string {
+	if raceEnabled {
+		return "1"
+	}
+	return "0"
+}

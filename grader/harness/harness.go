@@ -1,0 +1,330 @@
+// Package harness runs the programs under test: each in its own process
+// group, with its output captured up to a cap, and with the means to kill and
+// reap its whole process tree, even the parts that escaped the group.
+//
+// Call Init once at start: then processes orphaned by a dying
+// program come back to this process instead of init, so that they can be
+// killed and reaped rather than left running.
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"chatlab/grader/procfs"
+
+	"golang.org/x/sys/unix"
+)
+
+// OutputCap bounds how much of a program's stdout and stderr is kept, each.
+const OutputCap = 64 << 10
+
+// Init prepares this process to run programs under test; call it once at
+// start. It makes this process the reaper of its orphaned descendants (prctl
+// PR_SET_CHILD_SUBREAPER), and marks every descriptor it inherited from 3 up
+// close-on-exec, so that programs under test get stdin, stdout, stderr and
+// what the test passes them, not whatever the shell or CI runner left open.
+func Init() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_CHILD_SUBREAPER: %w", err)
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3 {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		}
+	}
+	return nil
+}
+
+// Options says how to start a program.
+type Options struct {
+	// Stdin, if not nil, is the program's standard input; else /dev/null.
+	Stdin *os.File
+	// StderrPipe gives the program a pipe as stderr whose read end the test
+	// holds (Proc.StderrReader) instead of a captured stream, so that the
+	// test can close it while the program runs.
+	StderrPipe bool
+	// Env is added to this process's environment.
+	Env []string
+}
+
+// Proc is a running program under test.
+type Proc struct {
+	Pid  int
+	Name string
+
+	cmd    *exec.Cmd
+	stdout *capped
+	stderr *capped
+	// StderrReader is the read end of the program's stderr with
+	// Options.StderrPipe; the test owns it.
+	StderrReader *os.File
+
+	done    chan struct{} // closed when the program has been reaped
+	state   *os.ProcessState
+	killed  sync.Once
+	related map[int]uint64 // descendants seen, pid -> start time
+}
+
+// live holds the programs started and not yet reaped, so that orphans can be
+// told apart from them.
+var live = struct {
+	sync.Mutex
+	pids map[int]bool
+}{pids: map[int]bool{}}
+
+// Start starts path with args in a new process group.
+func Start(path string, args []string, opt Options) (*Proc, error) {
+	cmd := exec.Command(path, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(os.Environ(), opt.Env...)
+	if raceEnabled && os.Getenv("GORACE") == "" {
+		// A race-built program sleeps a second at exit by default, which
+		// would hide how fast it really shuts down.
+		cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
+	}
+	p := &Proc{Name: path, cmd: cmd, done: make(chan struct{}), related: map[int]uint64{}}
+	if opt.Stdin != nil {
+		cmd.Stdin = opt.Stdin
+	}
+	p.stdout = &capped{}
+	cmd.Stdout = p.stdout
+	var stderrW *os.File
+	if opt.StderrPipe {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", path, err)
+		}
+		p.StderrReader, stderrW = r, w
+		cmd.Stderr = w
+	} else {
+		p.stderr = &capped{}
+		cmd.Stderr = p.stderr
+	}
+	live.Lock()
+	err := cmd.Start()
+	if err == nil {
+		p.Pid = cmd.Process.Pid
+		live.pids[p.Pid] = true
+	}
+	live.Unlock()
+	if stderrW != nil {
+		stderrW.Close()
+	}
+	if err != nil {
+		if p.StderrReader != nil {
+			p.StderrReader.Close()
+		}
+		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	go func() {
+		cmd.Wait()
+		p.state = cmd.ProcessState
+		live.Lock()
+		delete(live.pids, p.Pid)
+		live.Unlock()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Signal sends sig to the program (not to its group).
+func (p *Proc) Signal(sig syscall.Signal) error {
+	select {
+	case <-p.done:
+		return errors.New("process already exited")
+	default:
+	}
+	return unix.Kill(p.Pid, sig)
+}
+
+// Wait waits at most timeout for the program to exit and reports whether it
+// did.
+func (p *Proc) Wait(timeout time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// Exited reports whether the program has exited and been reaped.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ExitState is how the program ended; nil while it runs.
+func (p *Proc) ExitState() *os.ProcessState {
+	if !p.Exited() {
+		return nil
+	}
+	return p.state
+}
+
+// Stdout returns what the program wrote to stdout so far (capped).
+func (p *Proc) Stdout() string { return p.stdout.String() }
+
+// Stderr returns what the program wrote to stderr so far (capped).
+func (p *Proc) Stderr() string {
+	if p.stderr == nil {
+		return ""
+	}
+	return p.stderr.String()
+}
+
+// Descendants returns the program's live descendants, and remembers them so
+// that KillTree finds them even after their parent dies.
+func (p *Proc) Descendants() ([]procfs.Stat, error) {
+	ds, err := procfs.Descendants(p.Pid)
+	for _, d := range ds {
+		p.related[d.Pid] = d.Start
+	}
+	return ds, err
+}
+
+// KillTree kills the program and every process below it with SIGKILL and
+// reaps them all: descendants found by parent (a program can leave its
+// process group with setsid), and any orphan that came back to this process.
+// It returns the processes that were still running besides the program
+// itself, so that a test can report what was left behind.
+func (p *Proc) KillTree() []procfs.Stat {
+	var left []procfs.Stat
+	p.killed.Do(func() {
+		seen := map[int]bool{}
+		// Stop the parent first so it cannot start new children, then the
+		// descendants, until no new one appears.
+		if !p.Exited() {
+			unix.Kill(p.Pid, unix.SIGSTOP)
+		}
+		for range 100 {
+			ds, _ := p.Descendants()
+			fresh := false
+			for _, d := range ds {
+				if !seen[d.Pid] && d.State != 'Z' {
+					seen[d.Pid] = true
+					fresh = true
+					left = append(left, d)
+					unix.Kill(d.Pid, unix.SIGKILL)
+				}
+			}
+			if !fresh {
+				break
+			}
+		}
+		if !p.Exited() {
+			unix.Kill(-p.Pid, unix.SIGKILL) // the group, if it is still there
+			unix.Kill(p.Pid, unix.SIGKILL)
+		}
+		<-p.done
+		// With the program gone, its orphans are ours (or init's if we are
+		// not a subreaper): kill and reap the ones we know of, and any other
+		// orphan that is not a program we started.
+		reapOrphans(p.related)
+	})
+	return left
+}
+
+// reapOrphans kills and reaps this process's children that are orphans of
+// programs under test: descendants seen before (same pid and start time), or
+// any child outside this process's own group that Start did not start (every
+// program under test gets a group of its own, and its descendants keep it or
+// leave for another). Helpers this process runs itself, such as go build,
+// stay in its group and are left alone.
+func reapOrphans(known map[int]uint64) {
+	self, group := os.Getpid(), unix.Getpgrp()
+	for range 100 {
+		kids, _ := procfs.Children(self)
+		found := false
+		for _, k := range kids {
+			live.Lock()
+			ours := live.pids[k.Pid]
+			live.Unlock()
+			start, seen := known[k.Pid]
+			if ours || (seen && start != k.Start) || (!seen && k.PGrp == group) {
+				continue
+			}
+			found = true
+			unix.Kill(k.Pid, unix.SIGKILL)
+			for {
+				if _, err := unix.Wait4(k.Pid, nil, 0, nil); err != unix.EINTR {
+					break
+				}
+			}
+		}
+		if !found {
+			return
+		}
+	}
+}
+
+// Eventually calls cond until it reports true or an error, or until timeout
+// has passed; it returns an error that says what was awaited. It polls,
+// backing off from 1 ms to 20 ms: /proc offers nothing to block on.
+func Eventually(timeout time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	wait := time.Millisecond
+	for {
+		ok, err := cond()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waiting for %s: not within %v", what, timeout)
+		}
+		time.Sleep(wait) // a polling interval, not a synchronisation
+		wait = min(2*wait, 20*time.Millisecond)
+	}
+}
+
+// capped is an io.Writer that keeps the first OutputCap bytes written to it
+// and counts the rest.
+type capped struct {
+	mu      sync.Mutex
+	b       strings.Builder
+	dropped int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	room := OutputCap - c.b.Len()
+	if room >= len(p) {
+		c.b.Write(p)
+	} else {
+		c.b.Write(p[:max(room, 0)])
+		c.dropped += len(p) - max(room, 0)
+	}
+	return len(p), nil
+}
+
+func (c *capped) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped > 0 {
+		return fmt.Sprintf("%s\n[... %d more bytes not kept]", c.b.String(), c.dropped)
+	}
+	return c.b.String()
+}
+
+var _ io.Writer = (*capped)(nil)

@@ -1,0 +1,311 @@
+// Package procfs reads what the grader needs to know about running programs
+// from /proc: processes and their parents, states and CPU time; open file
+// descriptors, pipes and sockets; listening TCP ports; signal dispositions.
+// It reads /proc directly instead of parsing ps or ss, but each function
+// names the command a student can run to see the same thing by hand.
+package procfs
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Stat is the part of /proc/PID/stat the grader uses (see proc(5)).
+type Stat struct {
+	Pid   int
+	Comm  string // the command name, at most 15 bytes
+	State byte   // R running, S sleeping, D disk sleep, Z zombie, T stopped, ...
+	PPid  int
+	PGrp  int
+	UTime uint64 // user CPU time, in clock ticks
+	STime uint64 // system CPU time, in clock ticks
+	Start uint64 // start time after boot, in clock ticks: with Pid, names a process
+}
+
+// ReadStat reads /proc/PID/stat. By hand: ps -o pid,ppid,pgid,stat,comm -p PID.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return Stat{}, err
+	}
+	return parseStat(b)
+}
+
+// parseStat parses the text of /proc/PID/stat. The command name is in
+// parentheses and may itself hold spaces and parentheses, so the fields
+// after it are found after the last ')'.
+func parseStat(b []byte) (Stat, error) {
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return Stat{}, fmt.Errorf("procfs: malformed stat %q", b)
+	}
+	f := strings.Fields(string(b[end+1:]))
+	// f[0] is field 3 (state); field n is f[n-3].
+	if len(f) < 20 {
+		return Stat{}, fmt.Errorf("procfs: short stat %q", b)
+	}
+	num := func(n int) uint64 { v, _ := strconv.ParseUint(f[n-3], 10, 64); return v }
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:open])))
+	return Stat{
+		Pid: pid, Comm: string(b[open+1 : end]), State: f[0][0],
+		PPid: int(num(4)), PGrp: int(num(5)),
+		UTime: num(14), STime: num(15), Start: num(22),
+	}, nil
+}
+
+// All returns the stat of every process on the system. Processes that exit
+// while it reads are left out.
+func All() ([]Stat, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var all []Stat
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := ReadStat(pid); err == nil {
+			all = append(all, st)
+		}
+	}
+	return all, nil
+}
+
+// Children returns the processes whose parent is pid, in pid order, found by
+// scanning every process's parent (/proc/PID/task/TID/children lists only
+// the children of one thread, and a Go program has many).
+// By hand: ps -o pid,ppid,stat,args --ppid PID.
+func Children(pid int) ([]Stat, error) {
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	var kids []Stat
+	for _, st := range all {
+		if st.PPid == pid {
+			kids = append(kids, st)
+		}
+	}
+	return kids, nil
+}
+
+// Descendants returns every process below pid: children, their children,
+// and so on, parents before children.
+func Descendants(pid int) ([]Stat, error) {
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	byParent := map[int][]Stat{}
+	for _, st := range all {
+		byParent[st.PPid] = append(byParent[st.PPid], st)
+	}
+	var out []Stat
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, st := range byParent[p] {
+			out = append(out, st)
+			queue = append(queue, st.Pid)
+		}
+	}
+	return out, nil
+}
+
+// Cmdline returns a process's argument vector as it shows it (a program may
+// rewrite its argv[0]). By hand: ps -o args -p PID.
+func Cmdline(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), nil
+}
+
+// Fds returns a process's open file descriptors and what each refers to,
+// such as "pipe:[1234]", "socket:[5678]" or a path. By hand: ls -l /proc/PID/fd.
+func Fds(pid int) (map[int]string, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	fds := make(map[int]string, len(ents))
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
+			fds[fd] = target
+		}
+	}
+	return fds, nil
+}
+
+// Inodes returns the inodes of a process's open fds of one kind ("pipe" or
+// "socket"), by fd.
+func Inodes(pid int, kind string) (map[int]uint64, error) {
+	fds, err := Fds(pid)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]uint64{}
+	prefix := kind + ":["
+	for fd, target := range fds {
+		if strings.HasPrefix(target, prefix) && strings.HasSuffix(target, "]") {
+			if ino, err := strconv.ParseUint(target[len(prefix):len(target)-1], 10, 64); err == nil {
+				out[fd] = ino
+			}
+		}
+	}
+	return out, nil
+}
+
+// Listening returns the TCP addresses a process listens on, by matching its
+// socket inodes with the LISTEN rows (state 0A) of /proc/net/tcp and
+// /proc/net/tcp6. By hand: ss -ltnp.
+func Listening(pid int) ([]netip.AddrPort, error) {
+	socks, err := Inodes(pid, "socket")
+	if err != nil {
+		return nil, err
+	}
+	mine := map[uint64]bool{}
+	for _, ino := range socks {
+		mine[ino] = true
+	}
+	var out []netip.AddrPort
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		rows, err := readTCPTable(table)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			if r.state == tcpListen && mine[r.inode] {
+				out = append(out, r.local)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.AddrPort) int { return a.Compare(b) })
+	return out, nil
+}
+
+// ListeningOn reports whether any process listens on TCP port port.
+// By hand: ss -ltn 'sport = :PORT'.
+func ListeningOn(port int) (bool, error) {
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		rows, err := readTCPTable(table)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range rows {
+			if r.state == tcpListen && int(r.local.Port()) == port {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+const tcpListen = 0x0A
+
+type tcpRow struct {
+	local netip.AddrPort
+	state int
+	inode uint64
+}
+
+// readTCPTable parses /proc/net/tcp or tcp6. A missing file (no IPv6) is an
+// empty table.
+func readTCPTable(path string) ([]tcpRow, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var rows []tcpRow
+	sc := bufio.NewScanner(f)
+	sc.Scan() // the header
+	for sc.Scan() {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+		f := strings.Fields(sc.Text())
+		if len(f) < 10 {
+			continue
+		}
+		local, err := parseHexAddrPort(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		state, _ := strconv.ParseUint(f[3], 16, 8)
+		inode, _ := strconv.ParseUint(f[9], 10, 64)
+		rows = append(rows, tcpRow{local: local, state: int(state), inode: inode})
+	}
+	return rows, sc.Err()
+}
+
+// parseHexAddrPort parses "0100007F:1F97": the address as the kernel's
+// 32-bit words printed in host (little-endian) byte order, the port in hex.
+func parseHexAddrPort(s string) (netip.AddrPort, error) {
+	a, p, ok := strings.Cut(s, ":")
+	raw, err := hex.DecodeString(a)
+	if !ok || err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return netip.AddrPort{}, fmt.Errorf("bad address %q", s)
+	}
+	port, err := strconv.ParseUint(p, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bad port in %q", s)
+	}
+	for i := 0; i < len(raw); i += 4 { // each 32-bit word is little-endian
+		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	addr, _ := netip.AddrFromSlice(raw)
+	return netip.AddrPortFrom(addr, uint16(port)), nil
+}
+
+// Signals is a process's signal dispositions from /proc/PID/status, as bit
+// masks (bit n-1 for signal n). By hand: grep Sig /proc/PID/status.
+type Signals struct {
+	Ignored, Caught, Blocked uint64
+}
+
+// ReadSignals reads SigIgn, SigCgt and SigBlk of a process.
+func ReadSignals(pid int) (Signals, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Signals{}, err
+	}
+	var s Signals
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		mask, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		switch k {
+		case "SigIgn":
+			s.Ignored = mask
+		case "SigCgt":
+			s.Caught = mask
+		case "SigBlk":
+			s.Blocked = mask
+		}
+	}
+	return s, nil
+}
+
+// Has reports whether signal number sig is in mask.
+func Has(mask uint64, sig int) bool { return sig > 0 && mask&(1<<(sig-1)) != 0 }

@@ -1,0 +1,199 @@
+// Package wire is the grader's side of a chat connection: it dials a server,
+// sends bytes, and reads the server's lines with deadlines, keeping a
+// transcript of both directions for failure reports. It speaks the protocol
+// of handouts/protocol.md from the outside, knowing nothing of any server's
+// code.
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// MaxLine bounds a line the grader accepts from a server; the longest the
+// protocol allows is "userN: " plus 1000 bytes.
+const MaxLine = 4096
+
+// Conn is one client connection to the server under test.
+type Conn struct {
+	Name string // for messages: "client 2"
+	c    *net.TCPConn
+	r    *bufio.Reader
+
+	mu         sync.Mutex
+	transcript []string
+}
+
+// Dial connects to 127.0.0.1:port within timeout.
+func Dial(name string, port int, timeout time.Duration) (*Conn, error) {
+	c, err := net.DialTimeout("tcp4", "127.0.0.1:"+strconv.Itoa(port), timeout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect to 127.0.0.1:%d: %w", name, port, err)
+	}
+	return &Conn{Name: name, c: c.(*net.TCPConn), r: bufio.NewReaderSize(c, MaxLine)}, nil
+}
+
+// Send writes s as it is (add the "\n" yourself).
+func (c *Conn) Send(s string) error {
+	c.note(">> " + strconv.Quote(s))
+	c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.c.Write([]byte(s)); err != nil {
+		return fmt.Errorf("%s: send %q: %w", c.Name, abbrev(s), err)
+	}
+	return nil
+}
+
+// ErrTimeout is wrapped by the errors of reads that ran out of time.
+var ErrTimeout = errors.New("timed out")
+
+// ErrClosed is wrapped by the errors of reads that met the end of the
+// connection.
+var ErrClosed = errors.New("the server closed the connection")
+
+// ReadLine returns the next line without its "\n", waiting at most timeout.
+func (c *Conn) ReadLine(timeout time.Duration) (string, error) {
+	c.c.SetReadDeadline(time.Now().Add(timeout))
+	line, err := c.r.ReadSlice('\n')
+	switch {
+	case err == nil:
+		s := string(line[:len(line)-1])
+		c.note("<< " + strconv.Quote(s))
+		return s, nil
+	case errors.Is(err, bufio.ErrBufferFull):
+		return "", fmt.Errorf("%s: a line longer than %d bytes: %q...", c.Name, MaxLine, line[:80])
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if len(line) > 0 {
+			return "", fmt.Errorf("%s: %w after %v waiting for the rest of a line (%q so far)", c.Name, ErrTimeout, timeout, line)
+		}
+		return "", fmt.Errorf("%s: %w after %v waiting for a line", c.Name, ErrTimeout, timeout)
+	case len(line) > 0:
+		return "", fmt.Errorf("%s: connection ended in the middle of a line (%q): %w", c.Name, line, ErrClosed)
+	default:
+		if isEOF(err) {
+			return "", fmt.Errorf("%s: %w", c.Name, ErrClosed)
+		}
+		return "", fmt.Errorf("%s: read: %w", c.Name, err)
+	}
+}
+
+func isEOF(err error) bool { return errors.Is(err, io.EOF) }
+
+// ReadLines reads n lines, waiting at most timeout for all of them.
+func (c *Conn) ReadLines(n int, timeout time.Duration) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	lines := make([]string, 0, n)
+	for len(lines) < n {
+		line, err := c.ReadLine(time.Until(deadline))
+		if err != nil {
+			return lines, fmt.Errorf("after %d of %d lines: %w", len(lines), n, err)
+		}
+		lines = append(lines, line)
+	}
+	return lines, nil
+}
+
+// Expect reads len(want) lines and compares them with want; on a mismatch
+// the error holds a diff (- expected, + received).
+func (c *Conn) Expect(timeout time.Duration, want ...string) error {
+	got, err := c.ReadLines(len(want), timeout)
+	if err != nil {
+		if len(got) > 0 {
+			return fmt.Errorf("%w\n%s", err, Diff(want[:len(got)], got))
+		}
+		return err
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		return fmt.Errorf("%s received other lines than expected (-expected +received):\n%s", c.Name, d)
+	}
+	return nil
+}
+
+// Diff is a go-cmp diff of expected and received lines, or "".
+func Diff(want, got []string) string { return cmp.Diff(want, got) }
+
+// ExpectClosed waits at most timeout for the server to close the
+// connection, failing if a line arrives instead.
+func (c *Conn) ExpectClosed(timeout time.Duration) error {
+	line, err := c.ReadLine(timeout)
+	if err == nil {
+		return fmt.Errorf("%s: expected the connection to close, received %q", c.Name, line)
+	}
+	if errors.Is(err, ErrClosed) || isReset(err) {
+		return nil
+	}
+	return err
+}
+
+func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+// ExpectQuiet checks that nothing arrives for d: a negative check (no
+// echo, no extra line). It can only tell that nothing arrived within d.
+func (c *Conn) ExpectQuiet(d time.Duration) error {
+	line, err := c.ReadLine(d)
+	if err == nil {
+		return fmt.Errorf("%s: expected nothing, received %q", c.Name, line)
+	}
+	if errors.Is(err, ErrTimeout) {
+		return nil
+	}
+	return err
+}
+
+// Close closes the connection in order (FIN).
+func (c *Conn) Close() error {
+	c.note("-- close")
+	return c.c.Close()
+}
+
+// CloseWrite half-closes: the server reads end of file, and can still write.
+func (c *Conn) CloseWrite() error {
+	c.note("-- shutdown(SHUT_WR)")
+	return c.c.CloseWrite()
+}
+
+// Reset closes the connection with a reset (SO_LINGER 0): the server reads
+// ECONNRESET, and its later writes fail with EPIPE.
+func (c *Conn) Reset() error {
+	c.note("-- reset (SO_LINGER 0)")
+	c.c.SetLinger(0)
+	return c.c.Close()
+}
+
+// SetReadBuffer shrinks or grows the kernel's receive buffer (SO_RCVBUF);
+// set before data arrives.
+func (c *Conn) SetReadBuffer(n int) error { return c.c.SetReadBuffer(n) }
+
+// Transcript returns what was sent (>>) and received (<<), in order.
+func (c *Conn) Transcript() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.transcript, "\n")
+}
+
+func (c *Conn) note(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.transcript) < 200 {
+		c.transcript = append(c.transcript, s)
+	} else if len(c.transcript) == 200 {
+		c.transcript = append(c.transcript, "... (transcript cut)")
+	}
+}
+
+func abbrev(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
+}

@@ -1,0 +1,218 @@
+// Command chat_client is lab 1's reference client.
+//
+//	chat_client HOST [PORT]
+//
+// It connects to a chat server, then does two jobs at once: it copies what
+// you type (standard input) to the server, and prints what the server sends
+// while you are not typing. client.c does the two jobs in two processes; this
+// client does them in one, with poll(2) watching standard input and the
+// socket together, so it sleeps until one of them has something.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"time"
+
+	"chatlab/solutions/protocol"
+
+	"golang.org/x/sys/unix"
+)
+
+// connectTimeout bounds the wait for a server that does not answer at all.
+const connectTimeout = 10 * time.Second
+
+func main() {
+	// Writing to a server that has gone must return EPIPE, not kill us.
+	signal.Ignore(unix.SIGPIPE)
+	host, port, err := parseArgs(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chat_client: %v\nusage: chat_client HOST [PORT]\n", err)
+		os.Exit(2)
+	}
+	sock, err := dial(host, port)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chat_client: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(chat(sock))
+}
+
+// parseArgs reads HOST [PORT].
+func parseArgs(args []string) (host string, port int, err error) {
+	if len(args) < 1 || len(args) > 2 {
+		return "", 0, errors.New("expected a host and an optional port")
+	}
+	host, port = args[0], protocol.DefaultPort
+	if len(args) == 2 {
+		port, err = strconv.Atoi(args[1])
+		if err != nil || port < 1 || port > 65535 {
+			return "", 0, fmt.Errorf("port %q: not a TCP port (1 to 65535)", args[1])
+		}
+	}
+	return host, port, nil
+}
+
+// dial resolves host and connects to the first of its addresses that
+// answers (IPv4 first: the chat servers listen on IPv4). The socket it
+// returns is blocking and close-on-exec.
+func dial(host string, port int) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return -1, fmt.Errorf("cannot resolve %s: %v", host, err)
+	}
+	slices.SortStableFunc(addrs, func(a, b netip.Addr) int {
+		return boolRank(!a.Unmap().Is4()) - boolRank(!b.Unmap().Is4())
+	})
+	var firstErr error
+	for _, a := range addrs {
+		fd, err := connectTo(netip.AddrPortFrom(a.Unmap(), uint16(port)))
+		if err == nil {
+			return fd, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return -1, fmt.Errorf("cannot connect to %s port %d: %v", host, port, firstErr)
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// connectTo is socket(2) and connect(2) to one address, giving up after
+// connectTimeout: the connect runs non-blocking and poll waits for it.
+func connectTo(ap netip.AddrPort) (int, error) {
+	family := unix.AF_INET
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	if ap.Addr().Is6() {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	err = unix.Connect(fd, sa)
+	if err == unix.EINPROGRESS {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		var n int
+		for {
+			n, err = unix.Poll(pfd, int(connectTimeout.Milliseconds()))
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if err == nil && n == 0 {
+			err = unix.ETIMEDOUT
+		}
+		if err == nil {
+			var soerr int
+			soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err == nil && soerr != 0 {
+				err = unix.Errno(soerr)
+			}
+		}
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, false)
+	}
+	if err == nil {
+		// Chat lines are small: send each at once (see the server).
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// chat runs the two jobs until the server closes the connection or standard
+// input ends, and returns the exit status.
+func chat(sock int) int {
+	defer unix.Close(sock)
+	var (
+		san Sanitizer
+		buf = make([]byte, 64<<10)
+		out []byte
+	)
+	pfds := []unix.PollFd{
+		{Fd: 0, Events: unix.POLLIN},
+		{Fd: int32(sock), Events: unix.POLLIN},
+	}
+	for {
+		if _, err := unix.Poll(pfds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "chat_client: poll: %v\n", err)
+			return 1
+		}
+		// The socket first: what the server said before we leave is shown.
+		if pfds[1].Revents != 0 {
+			n, err := read(sock, buf)
+			switch {
+			case n > 0:
+				out = san.Append(out[:0], buf[:n])
+				if _, err := os.Stdout.Write(out); err != nil {
+					return 1 // nobody reads our output any more
+				}
+			case err == nil:
+				fmt.Fprintln(os.Stderr, "chat_client: the server closed the connection")
+				return 0
+			default:
+				fmt.Fprintf(os.Stderr, "chat_client: connection lost: %v\n", err)
+				return 1
+			}
+		}
+		if pfds[0].Revents != 0 {
+			n, err := read(0, buf)
+			if n == 0 || err != nil { // end of input (or no input at all)
+				return 0
+			}
+			if err := writeAll(sock, buf[:n]); err != nil {
+				fmt.Fprintf(os.Stderr, "chat_client: send: %v\n", err)
+				return 1
+			}
+		}
+	}
+}
+
+// read is read(2), retried on EINTR; a negative count becomes 0.
+func read(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err != unix.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
+
+// writeAll writes all of p to fd, however many write(2) calls it takes.
+func writeAll(fd int, p []byte) error {
+	for len(p) > 0 {
+		n, err := unix.Write(fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
