@@ -21,13 +21,13 @@ type Sanitizer struct {
 type sanState uint8
 
 const (
-	sanGround   sanState = iota
-	sanEsc               // after ESC
-	sanEscInter          // ESC, intermediate bytes: until a final byte
-	sanCSI               // control sequence: until a final byte
-	sanString            // OSC, DCS, SOS, PM, APC: until BEL or ST
-	sanStringEsc         // ESC inside a string: "\" ends it
-	sanC2                // after 0xC2, the first byte of U+0080..U+00BF
+	sanGround    sanState = iota
+	sanEsc                // after ESC
+	sanEscInter           // ESC, intermediate bytes: until a final byte
+	sanCSI                // control sequence: until a final byte
+	sanString             // OSC, DCS, SOS, PM, APC: until BEL or ST
+	sanStringEsc          // ESC inside a string: "\" ends it
+	sanC2                 // after 0xC2, the first byte of U+0080..U+00BF
 )
 
 // Append appends the printable part of p to dst and returns it.

@@ -53,7 +53,9 @@ func AppendKicked(dst []byte, id int) []byte {
 
 // AppendTimedOut appends "* userN timed out\n" (lab 3), sent to every client,
 // the idle one included, before N is disconnected.
-func AppendTimedOut(dst []byte, id int) []byte { return appendNotice(dst, "* user", id, " timed out\n") }
+func AppendTimedOut(dst []byte, id int) []byte {
+	return appendNotice(dst, "* user", id, " timed out\n")
+}
 
 // AppendMessage appends "userN: TEXT\n", the relay of one message from
 // client N. The text is copied as it is: the protocol relays bytes.
