@@ -56,8 +56,13 @@ type Options struct {
 	// holds (Proc.StderrReader) instead of a captured stream, so that the
 	// test can close it while the program runs.
 	StderrPipe bool
+	// StdoutPipe is StderrPipe for stdout (Proc.StdoutReader).
+	StdoutPipe bool
 	// Env is added to this process's environment.
 	Env []string
+	// Credential, if set, runs the program as another user (the grader,
+	// run as root, runs programs under test as nobody).
+	Credential *syscall.Credential
 }
 
 // Proc is a running program under test.
@@ -68,9 +73,10 @@ type Proc struct {
 	cmd    *exec.Cmd
 	stdout *capped
 	stderr *capped
-	// StderrReader is the read end of the program's stderr with
-	// Options.StderrPipe; the test owns it.
-	StderrReader *os.File
+	// StderrReader and StdoutReader are the read ends of the program's
+	// stderr and stdout with Options.StderrPipe and StdoutPipe; the test
+	// owns them.
+	StderrReader, StdoutReader *os.File
 
 	done    chan struct{} // closed when the program has been reaped
 	state   *os.ProcessState
@@ -88,7 +94,7 @@ var live = struct {
 // Start starts path with args in a new process group.
 func Start(path string, args []string, opt Options) (*Proc, error) {
 	cmd := exec.Command(path, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: opt.Credential}
 	cmd.Env = append(os.Environ(), opt.Env...)
 	if raceEnabled && os.Getenv("GORACE") == "" {
 		// A race-built program sleeps a second at exit by default, which
@@ -99,19 +105,26 @@ func Start(path string, args []string, opt Options) (*Proc, error) {
 	if opt.Stdin != nil {
 		cmd.Stdin = opt.Stdin
 	}
-	p.stdout = &capped{}
-	cmd.Stdout = p.stdout
-	var stderrW *os.File
-	if opt.StderrPipe {
+	p.stdout, p.stderr = &capped{}, &capped{}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	var writeEnds []*os.File
+	for _, pipe := range []struct {
+		want   bool
+		reader **os.File
+		target *io.Writer
+	}{
+		{opt.StdoutPipe, &p.StdoutReader, &cmd.Stdout},
+		{opt.StderrPipe, &p.StderrReader, &cmd.Stderr},
+	} {
+		if !pipe.want {
+			continue
+		}
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", path, err)
 		}
-		p.StderrReader, stderrW = r, w
-		cmd.Stderr = w
-	} else {
-		p.stderr = &capped{}
-		cmd.Stderr = p.stderr
+		*pipe.reader, *pipe.target = r, w
+		writeEnds = append(writeEnds, w)
 	}
 	live.Lock()
 	err := cmd.Start()
@@ -120,12 +133,14 @@ func Start(path string, args []string, opt Options) (*Proc, error) {
 		live.pids[p.Pid] = true
 	}
 	live.Unlock()
-	if stderrW != nil {
-		stderrW.Close()
+	for _, w := range writeEnds {
+		w.Close()
 	}
 	if err != nil {
-		if p.StderrReader != nil {
-			p.StderrReader.Close()
+		for _, r := range []*os.File{p.StdoutReader, p.StderrReader} {
+			if r != nil {
+				r.Close()
+			}
 		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
@@ -183,12 +198,7 @@ func (p *Proc) ExitState() *os.ProcessState {
 func (p *Proc) Stdout() string { return p.stdout.String() }
 
 // Stderr returns what the program wrote to stderr so far (capped).
-func (p *Proc) Stderr() string {
-	if p.stderr == nil {
-		return ""
-	}
-	return p.stderr.String()
-}
+func (p *Proc) Stderr() string { return p.stderr.String() }
 
 // Descendants returns the program's live descendants, and remembers them so
 // that KillTree finds them even after their parent dies.
@@ -234,6 +244,11 @@ func (p *Proc) KillTree() []procfs.Stat {
 			unix.Kill(p.Pid, unix.SIGKILL)
 		}
 		<-p.done
+		for _, r := range []*os.File{p.StdoutReader, p.StderrReader} {
+			if r != nil {
+				r.Close() // the test may have closed it already
+			}
+		}
 		// With the program gone, its orphans are ours (or init's if we are
 		// not a subreaper): kill and reap the ones we know of, and any other
 		// orphan that is not a program we started.

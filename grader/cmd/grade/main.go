@@ -1,0 +1,220 @@
+// Command grade is chatlab's autograder. It runs the client and server
+// under test as black boxes (any language: a Go binary, a.out, a script),
+// talks to them over TCP, inspects them through /proc, and reports.
+//
+//	grade [-lab all|client|server] [-server CMD] [-client CMD] [-run REGEX]
+//	      [-repeat N] [-v] [-json FILE] [-gradescope FILE] [-autolab]
+//
+// Exit status: 0 when every selected test passed, 1 when any failed, 2 when
+// grading could not run (bad usage, a program that cannot be started).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"chatlab/grader/harness"
+	"chatlab/grader/report"
+	"chatlab/grader/suite"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
+	lab := fs.String("lab", "all", "which lab: all, client or server")
+	serverCmd := fs.String("server", "", "the server under test: a command line (e.g. ./chat_server or ./a.out)")
+	clientCmd := fs.String("client", "", "the client under test: a command line")
+	runRE := fs.String("run", "", "run only the tests whose names match this regular expression")
+	repeat := fs.Int("repeat", 1, "run each test `N` times; a test passes only if every run passes")
+	verbose := fs.Bool("v", false, "print what every test did, not only the failures")
+	jsonPath := fs.String("json", "", "write the grader's full record to `FILE`")
+	gsPath := fs.String("gradescope", "", "write Gradescope's results.json to `FILE`, updated after each test")
+	autolab := fs.Bool("autolab", false, "print Autolab's {\"scores\": ...} line last")
+	budget := fs.Duration("budget", 10*time.Minute, "time for the whole run; tests not started by then are NOT RUN")
+	unprivileged := fs.Bool("unprivileged", true, "when run as root, run the programs under test as user nobody")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: grade [-lab all|client|server] [-server CMD] [-client CMD] [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "grade: "+format+"\n", a...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	if *repeat < 1 {
+		return usage("-repeat %d: must be at least 1", *repeat)
+	}
+	tests, err := suite.Select(*lab, *runRE)
+	if err != nil {
+		return usage("%v", err)
+	}
+	if err := harness.Init(); err != nil {
+		return usage("%v", err)
+	}
+
+	var cfg suite.Config
+	for _, need := range []struct {
+		lab, flag string
+		cmd       string
+		argv      *[]string
+	}{{"server", "-server", *serverCmd, &cfg.Server}, {"client", "-client", *clientCmd, &cfg.Client}} {
+		if !labSelected(tests, need.lab) {
+			continue
+		}
+		if need.cmd == "" {
+			return usage("grading the %s needs %s CMD", need.lab, need.flag)
+		}
+		argv, err := resolve(need.cmd)
+		if err != nil {
+			return usage("%s %q: %v", need.flag, need.cmd, err)
+		}
+		*need.argv = argv
+	}
+	if os.Geteuid() == 0 && *unprivileged {
+		cred, err := nobody()
+		if err == nil {
+			for _, argv := range [][]string{cfg.Server, cfg.Client} {
+				if len(argv) > 0 {
+					if err = othersMayRun(argv[0]); err != nil {
+						break
+					}
+				}
+			}
+		}
+		if err != nil {
+			return usage("%v (or run with -unprivileged=false)", err)
+		}
+		cfg.Credential = cred
+	}
+
+	started := time.Now()
+	writeGradescope := func(results []suite.Result, note string) {
+		if *gsPath == "" {
+			return
+		}
+		if err := report.WriteJSON(*gsPath, report.NewGradescope(started, tests, results, note)); err != nil {
+			fmt.Fprintf(os.Stderr, "grade: write %s: %v\n", *gsPath, err)
+		}
+	}
+	writeGradescope(nil, "grading started")
+
+	// A signal ends the run early, but the programs under test still get
+	// killed and reaped by the test that started them.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	var results []suite.Result
+	interrupted := false
+	for _, t := range tests {
+		if interrupted || time.Since(started) > *budget {
+			results = append(results, suite.Result{Test: t, Status: suite.NotRun})
+			continue
+		}
+		done := make(chan suite.Result, 1)
+		go func() { done <- suite.Run(t, cfg, *repeat) }()
+		select {
+		case r := <-done:
+			results = append(results, r)
+		case sig := <-stop:
+			fmt.Fprintf(os.Stderr, "grade: %v: stopping after this test\n", sig)
+			interrupted = true
+			results = append(results, <-done)
+		}
+		report.Line(os.Stdout, results[len(results)-1], *verbose)
+		writeGradescope(results, "grading in progress")
+	}
+	fmt.Println()
+	report.Summary(os.Stdout, results)
+	score, max := report.Totals(results)
+	writeGradescope(results, fmt.Sprintf("%d/%d points", score, max))
+	if *jsonPath != "" {
+		if err := report.WriteJSON(*jsonPath, report.NewRecord(started, results)); err != nil {
+			fmt.Fprintf(os.Stderr, "grade: write %s: %v\n", *jsonPath, err)
+		}
+	}
+	if *autolab {
+		fmt.Println(report.Autolab(results))
+	}
+	for _, r := range results {
+		if r.Status != suite.Pass {
+			return 1
+		}
+	}
+	return 0
+}
+
+func labSelected(tests []*suite.Test, lab string) bool {
+	for _, t := range tests {
+		if t.Lab == lab {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve splits a command line at spaces and finds its program.
+func resolve(cmd string) ([]string, error) {
+	argv := strings.Fields(cmd)
+	if len(argv) == 0 {
+		return nil, errors.New("empty command")
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil, err
+	}
+	if argv[0], err = filepath.Abs(path); err != nil {
+		return nil, err
+	}
+	return argv, nil
+}
+
+// nobody returns the credential of user nobody.
+func nobody() (*syscall.Credential, error) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, programs under test run as nobody, but: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
+}
+
+// othersMayRun checks that a user with no rights but "others'" can run path:
+// every directory on the way searchable, the file readable and executable.
+func othersMayRun(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o005 != 0o005 {
+		return fmt.Errorf("programs under test run as nobody, who may not run %s (chmod o+rx %s)", path, path)
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("programs under test run as nobody, who may not enter %s (chmod o+x %s)", dir, dir)
+		}
+		if dir == "/" {
+			return nil
+		}
+	}
+}
+

@@ -1,0 +1,133 @@
+package suite
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Labs are the labs the grader knows, in order.
+var Labs = []string{"client", "server"}
+
+// All returns every test, lab by lab.
+func All() []*Test { return slices.Concat(clientTests(), serverTests()) }
+
+// Select returns the tests of lab ("all" for every lab) whose names match
+// the regular expression run ("" for all).
+func Select(lab, run string) ([]*Test, error) {
+	if lab != "all" && !slices.Contains(Labs, lab) {
+		return nil, fmt.Errorf("-lab %q: not one of all, %s", lab, strings.Join(Labs, ", "))
+	}
+	re, err := regexp.Compile(run)
+	if err != nil {
+		return nil, fmt.Errorf("-run: %v", err)
+	}
+	var out []*Test
+	for _, t := range All() {
+		if (lab == "all" || t.Lab == lab) && re.MatchString(t.Name) {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no test of lab %q matches -run %q", lab, run)
+	}
+	return out, nil
+}
+
+// Status is how a test ended.
+type Status string
+
+const (
+	Pass    Status = "PASS"
+	Fail    Status = "FAIL"
+	Timeout Status = "TIMEOUT"
+	NotRun  Status = "NOT RUN" // the run's budget was spent before it
+)
+
+// Result is the outcome of one test (over all its repetitions).
+type Result struct {
+	Test    *Test
+	Status  Status
+	Score   int
+	Elapsed time.Duration
+	Runs    int      // repetitions done
+	Failed  int      // of which failed or timed out
+	Failure *Failure // the first failure
+	Notes   []string // what the (first failing, else last) run did
+	Stderr  string   // the end of the first program's stderr, on failure
+}
+
+// Run runs test repeat times (stopping at the first failure) under cfg, each
+// time within the test's own deadline, and cleans up every process and
+// connection each run made, whatever happened.
+func Run(test *Test, cfg Config, repeat int) Result {
+	res := Result{Test: test, Status: Pass}
+	start := time.Now()
+	for range max(repeat, 1) {
+		status, t := runOnce(test, cfg)
+		res.Runs++
+		t.mu.Lock()
+		res.Notes, res.Failure = slices.Clone(t.notes), t.failure
+		t.mu.Unlock()
+		if status != Pass {
+			res.Failed++
+			res.Status = status
+			res.Stderr = t.stderrTail(15)
+			break
+		}
+	}
+	res.Elapsed = time.Since(start)
+	if res.Status == Pass {
+		res.Score = test.Points
+	}
+	return res
+}
+
+func runOnce(test *Test, cfg Config) (Status, *T) {
+	t := &T{cfg: cfg}
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		test.Run(t)
+	}()
+	var status Status
+	select {
+	case r := <-done:
+		status = outcome(t, r)
+	case <-time.After(test.Timeout):
+		t.finish() // unblocks every wait the test is in
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second): // a wait the grader cannot end: give up on it
+		}
+		t.mu.Lock()
+		t.failure = &Failure{
+			Did:      "ran the test",
+			Expected: fmt.Sprintf("it finishes within its limit of %v", test.Timeout),
+			Got:      "TIMEOUT: still going at the limit; everything it started was killed",
+			Hint:     "something hung: a blocking read or write, a deadlock between processes, or a program that never answers",
+		}
+		t.mu.Unlock()
+		return Timeout, t
+	}
+	t.finish()
+	return status, t
+}
+
+// outcome turns what a test's goroutine ended with into a status.
+func outcome(t *T, recovered any) Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case recovered == nil && t.failure == nil:
+		return Pass
+	case recovered == nil || recovered == errStop:
+		return Fail
+	default: // a bug in the grader: say so rather than blame the student
+		t.failure = &Failure{Did: "ran the test", Got: fmt.Sprintf("the grader itself failed: %v", recovered),
+			Hint: "this is a grader bug; please report it with the output of -v"}
+		return Fail
+	}
+}

@@ -1,0 +1,659 @@
+package suite
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"chatlab/grader/harness"
+	"chatlab/grader/procfs"
+	"chatlab/grader/wire"
+)
+
+// server is a chat server under test.
+type server struct {
+	t    *T
+	proc *harness.Proc
+	port int
+	next int // the id the next client should get
+	cmd  string
+}
+
+// startServer starts the server under test with args, adding -port 0
+// unless args name a port, and waits until it listens. The port is read
+// from /proc, so the server may print what it likes.
+func (t *T) startServer(opt harness.Options, args ...string) *server {
+	argv := slices.Concat(t.cfg.Server, args)
+	if !slices.Contains(args, "-port") {
+		argv = append(argv, "-port", "0")
+	}
+	s := &server{t: t, next: 1, cmd: strings.Join(argv, " ")}
+	s.proc = t.start(argv, opt)
+	var addrs []string
+	err := harness.Eventually(wait, "the server to listen", func() (bool, error) {
+		if s.proc.Exited() {
+			return false, fmt.Errorf("the server exited (%v) before it listened", s.proc.ExitState())
+		}
+		ports, err := s.listening()
+		addrs = addrs[:0]
+		for _, ap := range ports {
+			addrs = append(addrs, ap.String())
+			if s.port == 0 || ap.Addr().Is4() {
+				s.port = int(ap.Port())
+			}
+		}
+		return len(ports) > 0, err
+	})
+	t.Check(err, Failure{
+		Did:      "started " + s.cmd,
+		Expected: "a TCP socket in LISTEN state held by the server",
+		Hint:     "a server must socket(), bind() and listen(); with -port 0 the kernel picks the port",
+		ByHand:   s.cmd + " &  then  ss -ltnp",
+	})
+	t.Logf("started %s: pid %d, listening on %s", s.cmd, s.proc.Pid, strings.Join(addrs, ", "))
+	return s
+}
+
+// listening returns where the server or one of its processes listens.
+func (s *server) listening() ([]netip.AddrPort, error) {
+	ports, err := procfs.Listening(s.proc.Pid)
+	if err != nil || len(ports) > 0 {
+		return ports, err
+	}
+	ds, _ := procfs.Descendants(s.proc.Pid)
+	for _, d := range ds {
+		if ps, err := procfs.Listening(d.Pid); err == nil {
+			ports = append(ports, ps...)
+		}
+	}
+	return ports, nil
+}
+
+// dial connects one client without reading anything.
+func (s *server) dial(name string) *wire.Conn {
+	c, err := wire.Dial(name, s.port, wait)
+	s.t.Check(err, Failure{
+		Did:      "connected to 127.0.0.1:" + strconv.Itoa(s.port),
+		Expected: "the connection to be accepted",
+		Hint:     "is the accept loop running? is the listen backlog full?",
+		ByHand:   "nc 127.0.0.1 " + strconv.Itoa(s.port),
+	})
+	return s.t.own(c)
+}
+
+// join connects n clients one after another. Each must get its welcome
+// line, and every client already in must get its "joined" line.
+func (s *server) join(in []*wire.Conn, n int) []*wire.Conn {
+	var conns []*wire.Conn
+	for range n {
+		id := s.next
+		s.next++
+		c := s.dial(fmt.Sprintf("user%d", id))
+		s.expect(c, fmt.Sprintf("a new client connected (the %s)", ordinal(id)),
+			"the first line a client gets is \"* welcome userN\", N counting connections from 1",
+			fmt.Sprintf("* welcome user%d", id))
+		for _, o := range slices.Concat(in, conns) {
+			s.expect(o, fmt.Sprintf("user%d connected", id),
+				"everyone already connected is told \"* userN joined\" (not the new client itself)",
+				fmt.Sprintf("* user%d joined", id))
+		}
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// expect makes c read the lines want, failing with a diff.
+func (s *server) expect(c *wire.Conn, did, hint string, want ...string) {
+	err := c.Expect(wait, want...)
+	s.t.Check(err, Failure{
+		Did:      did + "; " + c.Name + " reads",
+		Expected: quoteLines(want),
+		Hint:     hint,
+		ByHand:   "make serve in one terminal, nc localhost 5015 in others, and do the same",
+	})
+}
+
+func quoteLines(lines []string) string {
+	var q []string
+	for _, l := range lines {
+		q = append(q, strconv.Quote(l))
+	}
+	return strings.Join(q, ", ")
+}
+
+func ordinal(n int) string {
+	switch n {
+	case 1:
+		return "1st"
+	case 2:
+		return "2nd"
+	case 3:
+		return "3rd"
+	}
+	return strconv.Itoa(n) + "th"
+}
+
+// children returns the server's live children and its zombies.
+func (s *server) children() (live, zombies []procfs.Stat) {
+	kids, err := procfs.Children(s.proc.Pid)
+	s.t.Check(err, Failure{Did: "read /proc", Hint: "the grader needs /proc"})
+	for _, k := range kids {
+		if k.State == 'Z' {
+			zombies = append(zombies, k)
+		} else {
+			live = append(live, k)
+		}
+	}
+	return live, zombies
+}
+
+// waitProcesses waits until the server has n live children and no zombie.
+func (s *server) waitProcesses(n int, did string) {
+	var live, zombies []procfs.Stat
+	err := harness.Eventually(wait, "the process count", func() (bool, error) {
+		if s.proc.Exited() {
+			return false, fmt.Errorf("the server exited: %v", s.proc.ExitState())
+		}
+		live, zombies = s.children()
+		return len(live) == n && len(zombies) == 0, nil
+	})
+	if err == nil {
+		s.t.Logf("%s: %d processes (server + %d children), no zombie", did, n+1, n)
+		return
+	}
+	got := fmt.Sprintf("%d live children %s", len(live), describe(live))
+	if len(zombies) > 0 {
+		got += fmt.Sprintf(" and %d zombies %s", len(zombies), describe(zombies))
+	}
+	hint := "one child process per client: fork (C) or re-exec (Go) after accept, and the child exits when its client leaves"
+	if len(zombies) > 0 {
+		hint = "a child that exited stays a zombie until the parent waits for it: on SIGCHLD, call waitpid(-1, &status, WNOHANG) in a loop"
+	}
+	s.t.Fail(Failure{
+		Did:      did,
+		Expected: fmt.Sprintf("%d processes: the server and %d children, no zombie (state Z)", n+1, n),
+		Got:      got + " (" + err.Error() + ")",
+		Hint:     hint,
+		ByHand:   fmt.Sprintf("ps -o pid,ppid,stat,args --ppid %d", s.proc.Pid),
+	})
+}
+
+func describe(ps []procfs.Stat) string {
+	var parts []string
+	for _, p := range ps {
+		parts = append(parts, fmt.Sprintf("%d %s %c", p.Pid, p.Comm, p.State))
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
+}
+
+// childForNewest returns the server's most recently started child: the one
+// serving the client that connected last.
+func (s *server) childForNewest() procfs.Stat {
+	live, _ := s.children()
+	if len(live) == 0 {
+		s.t.Fail(Failure{Did: "looked for the server's children", Expected: "one child per client", Got: "none",
+			ByHand: fmt.Sprintf("ps --ppid %d", s.proc.Pid)})
+	}
+	newest := live[0]
+	for _, k := range live {
+		if k.Start > newest.Start || (k.Start == newest.Start && k.Pid > newest.Pid) {
+			newest = k
+		}
+	}
+	return newest
+}
+
+func serverTests() []*Test {
+	return []*Test{
+		{Name: "server/port", Lab: "server", Points: 2, Timeout: 10 * time.Second,
+			What: "listens on the port given with -port, on all IPv4 addresses", Run: testPort},
+		{Name: "server/welcome", Lab: "server", Points: 3, Timeout: 10 * time.Second,
+			What: "welcome, joined and left lines, exactly", Run: testWelcome},
+		{Name: "server/relay", Lab: "server", Points: 3, Timeout: 10 * time.Second,
+			What: "a message reaches every other client as \"userN: TEXT\"", Run: testRelay},
+		{Name: "server/no-echo", Lab: "server", Points: 2, Timeout: 10 * time.Second,
+			What: "a message is not sent back to its sender", Run: testNoEcho},
+		{Name: "server/processes", Lab: "server", Points: 4, Timeout: 30 * time.Second,
+			What: "n+1 processes for n = 0, 1, 3, 10 clients, and back down", Run: testProcesses},
+		{Name: "server/pipes", Lab: "server", Points: 2, Timeout: 10 * time.Second,
+			What: "the parent and each child hold ends of the same pipes", Run: testPipes},
+		{Name: "server/zombies", Lab: "server", Points: 3, Timeout: 15 * time.Second,
+			What: "children that exit or are killed are reaped and announced", Run: testZombies},
+		{Name: "server/sigpipe-reset", Lab: "server", Points: 4, Timeout: 20 * time.Second,
+			What: "clients reset while lines flow to them cost only their own connection", Run: testSigpipeReset},
+		{Name: "server/sigpipe-stdio", Lab: "server", Points: 2, Timeout: 15 * time.Second,
+			What: "the server keeps serving after its stdout and stderr pipes are closed", Run: testSigpipeStdio},
+		{Name: "server/long-lines", Lab: "server", Points: 2, Timeout: 10 * time.Second,
+			What: "lines over 1000 bytes are cut into 1000-byte messages, nothing lost", Run: testLongLines},
+		{Name: "server/pipelined", Lab: "server", Points: 2, Timeout: 10 * time.Second,
+			What: "50 lines in one write, one line in many writes, CRLF, empty lines", Run: testPipelined},
+		{Name: "server/max-clients", Lab: "server", Points: 2, Timeout: 10 * time.Second,
+			What: "one client too many gets \"* server full\" and is closed", Run: testMaxClients},
+		{Name: "server/sigterm", Lab: "server", Points: 3, Timeout: 15 * time.Second,
+			What: "SIGTERM: goodbye line, connections closed, exit 0 within 1 s, nothing left", Run: shutdownTest(syscall.SIGTERM)},
+		{Name: "server/sigint", Lab: "server", Points: 2, Timeout: 15 * time.Second,
+			What: "SIGINT: the same as SIGTERM", Run: shutdownTest(syscall.SIGINT)},
+		{Name: "server/burst", Lab: "server", Points: 4, Timeout: 30 * time.Second,
+			What: "10 clients x 200 messages at once: complete, in order, one common order", Run: testBurst},
+	}
+}
+
+func testPort(t *T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	t.Check(err, Failure{Did: "find a free port"})
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	argv := slices.Concat(t.cfg.Server, []string{"-port", strconv.Itoa(port)})
+	p := t.start(argv, harness.Options{})
+	want := "0.0.0.0:" + strconv.Itoa(port)
+	var got []string
+	err = harness.Eventually(wait, "the server to listen on "+want, func() (bool, error) {
+		if p.Exited() {
+			return false, fmt.Errorf("the server exited (%v)", p.ExitState())
+		}
+		ports, err := procfs.Listening(p.Pid)
+		got = got[:0]
+		for _, ap := range ports {
+			got = append(got, ap.String())
+		}
+		return slices.Contains(got, want), err
+	})
+	t.Check(err, Failure{
+		Did:      "started " + strings.Join(argv, " "),
+		Expected: "listening on " + want,
+		Got:      fmt.Sprintf("listening on %v (%v)", got, err),
+		Hint:     "bind to INADDR_ANY (0.0.0.0) and the port from -port (htons!), not a fixed one",
+		ByHand:   strings.Join(argv, " ") + " &  then  ss -ltnp",
+	})
+	t.Logf("listening on %s as asked", want)
+}
+
+func testWelcome(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	c[2].Close()
+	for _, o := range c[:2] {
+		s.expect(o, "user3 closed its connection", "the others are told \"* userN left\"", "* user3 left")
+	}
+	c[0].Close()
+	s.expect(c[1], "user1 closed its connection", "the others are told \"* userN left\"", "* user1 left")
+	t.Logf("3 clients: welcome user1..3, joined lines to the others, left lines")
+}
+
+func testRelay(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	t.Check(c[0].Send("hello, room\n"), Failure{Did: "user1 sends a line"})
+	for _, o := range c[1:] {
+		s.expect(o, "user1 sent \"hello, room\"", "relay each message to every other client as \"userN: TEXT\"", "user1: hello, room")
+	}
+	t.Check(c[2].Send("and hello back\n"), Failure{Did: "user3 sends a line"})
+	for _, o := range c[:2] {
+		s.expect(o, "user3 sent \"and hello back\"", "relay each message to every other client as \"userN: TEXT\"", "user3: and hello back")
+	}
+	t.Logf("messages from user1 and user3 reached the two others")
+}
+
+func testNoEcho(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 2)
+	t.Check(c[0].Send("ping\n"), Failure{Did: "user1 sends"})
+	s.expect(c[1], "user1 sent \"ping\"", "relay to the others", "user1: ping")
+	t.Check(c[1].Send("pong\n"), Failure{Did: "user2 sends"})
+	// An echo of "ping" would reach user1 before user2's "pong".
+	s.expect(c[0], "user1 sent \"ping\", then user2 sent \"pong\"",
+		"user1 must not get its own message back: skip the sender when relaying", "user2: pong")
+	t.Logf("user1's next line after sending was user2's message, not an echo")
+}
+
+func testProcesses(t *T) {
+	s := t.startServer(harness.Options{})
+	s.waitProcesses(0, "no client connected")
+	var all []*wire.Conn
+	for _, n := range []int{1, 3, 10} {
+		all = append(all, s.join(all, n-len(all))...)
+		s.waitProcesses(n, fmt.Sprintf("%d clients connected", n))
+	}
+	for i, c := range all[:7] {
+		c.Close()
+		for _, o := range all[i+1:] {
+			s.expect(o, fmt.Sprintf("user%d closed its connection", i+1), "the others are told \"* userN left\"",
+				fmt.Sprintf("* user%d left", i+1))
+		}
+	}
+	s.waitProcesses(3, "7 of 10 clients left")
+}
+
+func testPipes(t *T) {
+	s := t.startServer(harness.Options{})
+	s.join(nil, 3)
+	s.waitProcesses(3, "3 clients connected")
+	parent, err := procfs.Inodes(s.proc.Pid, "pipe")
+	t.Check(err, Failure{Did: "read the server's fds"})
+	inParent := map[uint64]bool{}
+	for _, ino := range parent {
+		inParent[ino] = true
+	}
+	live, _ := s.children()
+	for _, k := range live {
+		pipes, err := procfs.Inodes(k.Pid, "pipe")
+		t.Check(err, Failure{Did: fmt.Sprintf("read child %d's fds", k.Pid)})
+		var shared []string
+		for fd, ino := range pipes {
+			if fd > 2 && inParent[ino] {
+				shared = append(shared, fmt.Sprintf("fd %d pipe:[%d]", fd, ino))
+			}
+		}
+		if len(shared) == 0 {
+			t.Fail(Failure{
+				Did:      "3 clients connected; looked at the pipes of the server and its children",
+				Expected: fmt.Sprintf("child %d holds an end of a pipe whose other end the server holds", k.Pid),
+				Got:      fmt.Sprintf("child %d pipes %v; server pipes %v", k.Pid, pipes, parent),
+				Hint:     "the design passes messages through pipes between the server and each child: pipe() before fork()",
+				ByHand:   fmt.Sprintf("ls -l /proc/%d/fd /proc/%d/fd", s.proc.Pid, k.Pid),
+			})
+		}
+		slices.Sort(shared)
+		t.Logf("child %d shares with the server: %s", k.Pid, strings.Join(shared, ", "))
+	}
+}
+
+func testZombies(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	s.waitProcesses(3, "3 clients connected")
+	c[0].Close()
+	for _, o := range c[1:] {
+		s.expect(o, "user1 closed its connection", "the others are told \"* userN left\"", "* user1 left")
+	}
+	s.waitProcesses(2, "user1 left")
+	victim := s.childForNewest()
+	t.Logf("kill -9 %d (the newest child, serving user3)", victim.Pid)
+	syscall.Kill(victim.Pid, syscall.SIGKILL)
+	s.expect(c[1], fmt.Sprintf("kill -9 of child %d, which served user3", victim.Pid),
+		"a child that dies without saying goodbye must still be announced: when you reap it, tell the others", "* user3 left")
+	s.waitProcesses(1, "user3's child was killed")
+}
+
+func testSigpipeReset(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 4)
+	sender, watcher, victims := c[0], c[1], c[2:]
+	pad := strings.Repeat("x", 900)
+	for i := range 200 {
+		t.Check(sender.Send(fmt.Sprintf("%d %s\n", i, pad)), Failure{Did: "user1 sends 200 lines of 900 bytes"})
+		if i == 50 {
+			for _, v := range victims {
+				v.Reset()
+			}
+			t.Logf("after line 50: user3 and user4 reset their connections (SO_LINGER 0, close)")
+		}
+	}
+	left := 0
+	for got := 0; got < 200; {
+		line, err := watcher.ReadLine(wait)
+		if err != nil && s.proc.Exited() {
+			t.Fail(s.diedOfSigpipe("user1 sent 200 lines while user3 and user4 reset their connections"))
+		}
+		t.Check(err, Failure{Did: "user1 sent 200 lines while user3 and user4 reset their connections; user2 reads",
+			Expected: "all 200 lines, and \"* user3 left\", \"* user4 left\" among them",
+			Got:      fmt.Sprintf("%d lines, then: %v", got, err)})
+		switch {
+		case line == "* user3 left" || line == "* user4 left":
+			left++
+		case line == fmt.Sprintf("user1: %d %s", got, pad):
+			got++
+		default:
+			t.Fail(Failure{Did: "user1 sent 200 numbered lines; user2 reads", Expected: fmt.Sprintf("line %d", got),
+				Got: strconv.Quote(abbrev(line))})
+		}
+	}
+	if left < 2 {
+		lines, err := watcher.ReadLines(2-left, wait)
+		t.Check(err, Failure{Did: "user3 and user4 reset their connections", Expected: "user2 is told both left",
+			Got:  fmt.Sprintf("%d of 2 left lines (%v)", left+len(lines), err),
+			Hint: "a read of 0 bytes or an error (ECONNRESET) on a client socket means that client is gone: announce it"})
+	}
+	if s.proc.Exited() {
+		t.Fail(s.diedOfSigpipe("two clients reset"))
+	}
+	// The sender is told too, in either order (the server learns of the two
+	// resets independently).
+	lines, err := sender.ReadLines(2, wait)
+	slices.Sort(lines)
+	if err != nil || !slices.Equal(lines, []string{"* user3 left", "* user4 left"}) {
+		t.Fail(Failure{Did: "user3 and user4 reset their connections", Expected: "user1 is told both left",
+			Got:  fmt.Sprintf("%q (%v)", lines, err),
+			Hint: "a read of 0 bytes or an error (ECONNRESET) on a client socket means that client is gone: announce it"})
+	}
+	s.join([]*wire.Conn{sender, watcher}, 1)
+	s.waitProcesses(3, "2 of 5 clients reset, 1 joined")
+	sig, _ := procfs.ReadSignals(s.proc.Pid)
+	t.Logf("server alive; SIGPIPE ignored=%v caught=%v (grep Sig /proc/%d/status)",
+		procfs.Has(sig.Ignored, int(syscall.SIGPIPE)), procfs.Has(sig.Caught, int(syscall.SIGPIPE)), s.proc.Pid)
+}
+
+// diedOfSigpipe describes a server that died, naming SIGPIPE when that is
+// what killed it.
+func (s *server) diedOfSigpipe(did string) Failure {
+	st := s.proc.ExitState()
+	f := Failure{Did: did, Expected: "the server keeps running", Got: fmt.Sprintf("the server ended: %v", st),
+		Hint:   "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN), or send with MSG_NOSIGNAL) and treat EPIPE/ECONNRESET as that one client leaving",
+		ByHand: "strace -f -e trace=write,kill -e signal=SIGPIPE " + s.cmd}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGPIPE {
+		f.Got = "the server was killed by SIGPIPE"
+	}
+	return f
+}
+
+func testSigpipeStdio(t *T) {
+	s := t.startServer(harness.Options{StdoutPipe: true, StderrPipe: true})
+	s.proc.StdoutReader.Close()
+	s.proc.StderrReader.Close()
+	t.Logf("closed the read ends of the server's stdout and stderr pipes")
+	c := s.join(nil, 2)
+	t.Check(c[0].Send("after the pipes closed\n"), Failure{Did: "user1 sends"})
+	s.expect(c[1], "user1 sent a line (stdout and stderr closed)", "relay as usual", "user1: after the pipes closed")
+	c[1].Close()
+	s.expect(c[0], "user2 left (stdout and stderr closed)", "announce as usual", "* user2 left")
+	if s.proc.Exited() {
+		t.Fail(s.diedOfSigpipe("closed the server's stdout and stderr pipes, then clients came and went"))
+	}
+	s.join(c[:1], 1)
+	t.Logf("joins, relays and leaves still work; printing to a closed pipe did not kill the server")
+}
+
+func testLongLines(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 2)
+	a, b := strings.Repeat("a", 1000), strings.Repeat("b", 1000)
+	t.Check(c[0].Send(a+b+"ccc\n"+a+"\r\n"+a+"d\n"), Failure{Did: "user1 sends lines of 2003, 1000 and 1001 bytes"})
+	want := []string{"user1: " + a, "user1: " + b, "user1: ccc", "user1: " + a, "user1: " + a, "user1: d"}
+	s.expect(c[1], "user1 sent lines of 2003, 1000 (CRLF) and 1001 bytes",
+		"cut a line into messages of at most 1000 bytes; do not drop the rest, and a 1000-byte line is one message", want...)
+	t.Logf("2003 -> 1000+1000+3, 1000 -> 1000, 1001 -> 1000+1")
+}
+
+func testPipelined(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 2)
+	var burst strings.Builder
+	var want []string
+	for i := range 50 {
+		fmt.Fprintf(&burst, "line %d\n", i)
+		want = append(want, fmt.Sprintf("user1: line %d", i))
+	}
+	t.Check(c[0].Send(burst.String()), Failure{Did: "user1 sends 50 lines in one write"})
+	s.expect(c[1], "user1 sent 50 lines in one write", "one read() may return many lines: handle every line in the buffer", want...)
+	for _, piece := range []string{"one ", "line in ", "four ", "writes\n"} {
+		t.Check(c[0].Send(piece), Failure{Did: "user1 sends one line in four writes"})
+	}
+	s.expect(c[1], "user1 sent one line in four writes", "one line may take many read()s: keep the partial line until its \\n", "user1: one line in four writes")
+	t.Check(c[0].Send("crlf\r\n\r\n\n\nafter empty lines\n"), Failure{Did: "user1 sends CRLF and empty lines"})
+	s.expect(c[1], "user1 sent \"crlf\\r\\n\\r\\n\\n\\nafter empty lines\\n\"", "drop a \\r before \\n; ignore empty lines",
+		"user1: crlf", "user1: after empty lines")
+	t.Logf("50 lines in one write, one line in 4 writes, CRLF and empty lines")
+}
+
+func testMaxClients(t *T) {
+	s := t.startServer(harness.Options{}, "-max-clients", "2")
+	c := s.join(nil, 2)
+	extra := s.dial("third client")
+	s.expect(extra, "a third client connected to a server started with -max-clients 2", "tell it \"* server full\", then close it", "* server full")
+	t.Check(extra.ExpectClosed(wait), Failure{Did: "the third client got \"* server full\"", Expected: "the server closes its connection"})
+	c[0].Close()
+	s.expect(c[1], "user1 left", "announce it", "* user1 left")
+	s.join(c[1:], 1) // the refused connection used no id: this is user3
+	t.Logf("the 3rd of 2 was refused with \"* server full\"; a freed place went to user3")
+}
+
+func shutdownTest(sig syscall.Signal) func(*T) {
+	return func(t *T) {
+		s := t.startServer(harness.Options{})
+		c := s.join(nil, 3)
+		s.waitProcesses(3, "3 clients connected")
+		before, _ := s.proc.Descendants()
+		start := time.Now()
+		t.Check(s.proc.Signal(sig), Failure{Did: "signal the server"})
+		for _, x := range c {
+			s.expect(x, fmt.Sprintf("kill -%s %d", sigName(sig), s.proc.Pid),
+				"catch the signal and tell every client \"* server shutting down\" before closing", "* server shutting down")
+			t.Check(x.ExpectClosed(wait), Failure{Did: "the server said goodbye", Expected: "it closes every connection",
+				Hint: "close every client socket (each child closes its own) and exit"})
+		}
+		exited := s.proc.Wait(time.Second - time.Since(start))
+		took := time.Since(start)
+		var left []procfs.Stat
+		for _, d := range before {
+			if st, err := procfs.ReadStat(d.Pid); err == nil && st.Start == d.Start {
+				left = append(left, st)
+			}
+		}
+		if !exited || len(left) > 0 {
+			got := fmt.Sprintf("after %v the server ", took.Round(time.Millisecond))
+			if exited {
+				got += "had exited"
+			} else {
+				got += "was still running"
+			}
+			if len(left) > 0 {
+				got += fmt.Sprintf("; left behind: %s", describeWithArgs(left))
+			}
+			t.Fail(Failure{
+				Did:      fmt.Sprintf("kill -%s %d with 3 clients connected", sigName(sig), s.proc.Pid),
+				Expected: "the server and all its children exit within 1 s, all reaped",
+				Got:      got,
+				Hint:     "on the signal: tell the children to stop (close their pipes, or signal them), wait for every one of them, then exit",
+				ByHand:   fmt.Sprintf("kill -%s PID; then ps -o pid,ppid,stat,args -p <children>", sigName(sig)),
+			})
+		}
+		if code := s.proc.ExitState().ExitCode(); code != 0 {
+			t.Fail(Failure{Did: "kill -" + sigName(sig), Expected: "exit status 0", Got: s.proc.ExitState().String(),
+				Hint: "a clean shutdown on SIGTERM/SIGINT is a success: exit(0)"})
+		}
+		if on, _ := procfs.ListeningOn(s.port); on {
+			t.Fail(Failure{Did: "kill -" + sigName(sig), Expected: fmt.Sprintf("port %d free", s.port),
+				Got: "something still listens on it", ByHand: "ss -ltnp"})
+		}
+		t.Logf("goodbye to 3 clients, exit 0 after %v, no process left, port free", took.Round(time.Millisecond))
+	}
+}
+
+func describeWithArgs(ps []procfs.Stat) string {
+	var parts []string
+	for _, p := range ps {
+		args, _ := procfs.Cmdline(p.Pid)
+		parts = append(parts, fmt.Sprintf("pid %d (%s) state %c", p.Pid, strings.Join(args, " "), p.State))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func sigName(sig syscall.Signal) string {
+	if sig == syscall.SIGINT {
+		return "INT"
+	}
+	return "TERM"
+}
+
+func testBurst(t *T) {
+	const clients, each = 10, 200
+	s := t.startServer(harness.Options{})
+	conns := s.join(nil, clients)
+	received := make([][]string, clients)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			var b strings.Builder
+			for m := range each {
+				fmt.Fprintf(&b, "m%d\n", m)
+			}
+			c.Send(b.String())
+		}()
+		go func() {
+			defer wg.Done()
+			received[i], errs[i] = c.ReadLines((clients-1)*each, 4*wait)
+		}()
+	}
+	wg.Wait()
+	did := fmt.Sprintf("%d clients sent %d messages each, all at once", clients, each)
+	for i, err := range errs {
+		t.Check(err, Failure{Did: did, Expected: fmt.Sprintf("user%d receives the %d messages of the 9 others", i+1, (clients-1)*each),
+			Got:  fmt.Sprintf("%d messages, then: %v", len(received[i]), err),
+			Hint: "every message must reach every other client: a full pipe or socket means wait (or queue), never drop"})
+	}
+	for i, lines := range received {
+		next := map[int]int{}
+		for _, line := range lines {
+			var from, m int
+			if _, err := fmt.Sscanf(line, "user%d: m%d", &from, &m); err != nil {
+				t.Fail(Failure{Did: did, Expected: "only \"userN: mK\" lines", Got: strconv.Quote(abbrev(line)) + fmt.Sprintf(" at user%d", i+1)})
+			}
+			if from == i+1 {
+				t.Fail(Failure{Did: did, Expected: "no echo", Got: fmt.Sprintf("user%d got its own m%d back", i+1, m)})
+			}
+			if m != next[from] {
+				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d gets user%d's m%d next", i+1, from, next[from]),
+					Got: fmt.Sprintf("m%d", m), Hint: "one sender's messages must arrive in the order sent, with none lost"})
+			}
+			next[from]++
+		}
+	}
+	for a := range clients {
+		for b := a + 1; b < clients; b++ {
+			keep := func(lines []string) []string {
+				return slices.DeleteFunc(slices.Clone(lines), func(l string) bool {
+					return strings.HasPrefix(l, fmt.Sprintf("user%d:", a+1)) || strings.HasPrefix(l, fmt.Sprintf("user%d:", b+1))
+				})
+			}
+			if d := wire.Diff(keep(received[a]), keep(received[b])); d != "" {
+				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d and user%d see the messages they both get in the same order", a+1, b+1),
+					Diff: firstLines(d, 30), Hint: "one process must decide the order (the server's main process) and relay in that order to everyone"})
+			}
+		}
+	}
+	t.Logf("%d x %d messages: complete, per-sender order, one common order", clients, each)
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n... (%d more lines)", len(lines)-n)
+}
+
+func abbrev(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
