@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,26 +106,33 @@ func Start(path string, args []string, opt Options) (*Proc, error) {
 	if opt.Stdin != nil {
 		cmd.Stdin = opt.Stdin
 	}
+	// stdout and stderr are pipes of our own, read by our own goroutines:
+	// with an io.Writer, exec.Cmd.Wait would also wait for the end of the
+	// output, which never comes while a descendant holds the pipe open,
+	// and a program that exited would look alive.
 	p.stdout, p.stderr = &capped{}, &capped{}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	var writeEnds []*os.File
+	var writeEnds, copyFrom []*os.File
+	var copyTo []*capped
 	for _, pipe := range []struct {
-		want   bool
+		give   bool
 		reader **os.File
 		target *io.Writer
+		keep   *capped
 	}{
-		{opt.StdoutPipe, &p.StdoutReader, &cmd.Stdout},
-		{opt.StderrPipe, &p.StderrReader, &cmd.Stderr},
+		{opt.StdoutPipe, &p.StdoutReader, &cmd.Stdout, p.stdout},
+		{opt.StderrPipe, &p.StderrReader, &cmd.Stderr, p.stderr},
 	} {
-		if !pipe.want {
-			continue
-		}
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", path, err)
 		}
-		*pipe.reader, *pipe.target = r, w
+		*pipe.target = w
 		writeEnds = append(writeEnds, w)
+		if pipe.give {
+			*pipe.reader = r
+		} else {
+			copyFrom, copyTo = append(copyFrom, r), append(copyTo, pipe.keep)
+		}
 	}
 	live.Lock()
 	err := cmd.Start()
@@ -137,12 +145,20 @@ func Start(path string, args []string, opt Options) (*Proc, error) {
 		w.Close()
 	}
 	if err != nil {
-		for _, r := range []*os.File{p.StdoutReader, p.StderrReader} {
+		for _, r := range slices.Concat(copyFrom, []*os.File{p.StdoutReader, p.StderrReader}) {
 			if r != nil {
 				r.Close()
 			}
 		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	for i, r := range copyFrom {
+		copyTo[i].done = make(chan struct{})
+		go func() {
+			io.Copy(copyTo[i], r) // until every holder of the write end is gone
+			r.Close()
+			close(copyTo[i].done)
+		}()
 	}
 	go func() {
 		cmd.Wait()
@@ -194,11 +210,30 @@ func (p *Proc) ExitState() *os.ProcessState {
 	return p.state
 }
 
-// Stdout returns what the program wrote to stdout so far (capped).
-func (p *Proc) Stdout() string { return p.stdout.String() }
+// Stdout returns what the program wrote to stdout so far (capped). Once
+// the program has exited, it is all of it (see output).
+func (p *Proc) Stdout() string { return p.output(p.stdout) }
 
-// Stderr returns what the program wrote to stderr so far (capped).
-func (p *Proc) Stderr() string { return p.stderr.String() }
+// Stderr returns what the program wrote to stderr so far (capped), like
+// Stdout.
+func (p *Proc) Stderr() string { return p.output(p.stderr) }
+
+// outputGrace bounds the wait for the end of a pipe after the program has
+// exited: a descendant that outlives it may hold the pipe open for ever.
+const outputGrace = 500 * time.Millisecond
+
+// output returns what c holds. If the program has exited, it first waits
+// for the copy to reach the end of the pipe, so that nothing the program
+// wrote just before exiting is missed.
+func (p *Proc) output(c *capped) string {
+	if p.Exited() && c.done != nil {
+		select {
+		case <-c.done:
+		case <-time.After(outputGrace):
+		}
+	}
+	return c.String()
+}
 
 // Descendants returns the program's live descendants, and remembers them so
 // that KillTree finds them even after their parent dies.
@@ -318,6 +353,7 @@ type capped struct {
 	mu      sync.Mutex
 	b       strings.Builder
 	dropped int
+	done    chan struct{} // closed when the copy into it has ended
 }
 
 func (c *capped) Write(p []byte) (int, error) {

@@ -30,12 +30,12 @@ type session struct {
 // grader's and accepts its connection.
 func (t *T) startClient() *session {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	t.Check(err, Failure{Did: "listen on loopback (the grader plays the server)"})
+	t.setup(err, "listen on loopback (the grader plays the server)")
 	defer l.Close()
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	argv := slices.Concat(t.cfg.Client, []string{"127.0.0.1", port})
 	r, w, err := os.Pipe()
-	t.Check(err, Failure{Did: "make a pipe for the client's stdin"})
+	t.setup(err, "make a pipe for the client's stdin")
 	s := &session{t: t, stdin: w, cmd: strings.Join(argv, " ")}
 	s.proc = t.start(argv, harness.Options{Stdin: r})
 	r.Close()
@@ -72,7 +72,7 @@ func (s *session) typeIn(text string) {
 // say sends bytes to the client, as the server.
 func (s *session) say(text string) {
 	_, err := s.server.Write([]byte(text))
-	s.t.Check(err, Failure{Did: "send to the client"})
+	s.t.Check(err, Failure{Did: "send to the client", Hint: "the client closed its connection too early: keep it open until the server closes or stdin ends"})
 }
 
 // serverReads reads exactly len(want) bytes from the client and compares.
@@ -141,9 +141,8 @@ func clientTests() []*Test {
 }
 
 func testConnect(t *T) {
-	s := t.startClient()
-	s.say("* welcome user1\n")
-	s.waitPrinted("the server sent \"* welcome user1\"", "* welcome user1\n", "print what the server sends")
+	s := t.startClient() // fails unless the connection arrives
+	t.Logf("connection from %s", s.server.RemoteAddr())
 }
 
 func testStdin(t *T) {
@@ -183,7 +182,7 @@ func testServerClose(t *T) {
 		"read() returning 0 on the socket means the server closed: say so on stderr and exit(0)")
 	if got := s.proc.Stdout(); got != "* server shutting down\n" {
 		t.Fail(Failure{Did: "the server said goodbye and closed", Expected: "the goodbye line is printed before exiting",
-			Got: strconv.Quote(got)})
+			Got: strconv.Quote(got), Hint: "print everything read from the socket before handling the end of the connection"})
 	}
 	t.Logf("exited 0 in %v", time.Since(start).Round(time.Millisecond))
 }
@@ -197,7 +196,8 @@ func testStdinEOF(t *T) {
 	s.waitExit("end of stdin", wait, 0, "read() returning 0 on stdin means the user is done: close the socket and exit(0)")
 	s.server.SetReadDeadline(time.Now().Add(wait))
 	if _, err := s.r.ReadByte(); err != io.EOF {
-		t.Fail(Failure{Did: "end of stdin; the client exited", Expected: "the connection closed (EOF at the server)", Got: fmt.Sprint(err)})
+		t.Fail(Failure{Did: "end of stdin; the client exited", Expected: "the connection closed (EOF at the server)", Got: fmt.Sprint(err),
+			Hint: "close the socket before exiting (exit closes it too: did a child process keep it open?)"})
 	}
 }
 
@@ -214,11 +214,11 @@ func testIdleCPU(t *T) {
 	s.typeIn("ready\n")
 	s.serverReads("typed \"ready\"", "ready\n", "copy stdin to the socket")
 	before, err := procfs.ReadStat(s.proc.Pid)
-	t.Check(err, Failure{Did: "read /proc/PID/stat"})
+	t.setup(err, "read /proc/PID/stat")
 	const window = 500 * time.Millisecond
 	time.Sleep(window) // the measurement window
 	after, err := procfs.ReadStat(s.proc.Pid)
-	t.Check(err, Failure{Did: "read /proc/PID/stat", Hint: "did the client exit?"})
+	t.Check(err, Failure{Did: "read /proc/PID/stat", Hint: "the client exited while it should have been waiting for input"})
 	ticks := (after.UTime + after.STime) - (before.UTime + before.STime)
 	if ticks > 5 {
 		t.Fail(Failure{Did: fmt.Sprintf("left the client idle for %v (stdin open, nothing sent)", window),
@@ -231,7 +231,7 @@ func testIdleCPU(t *T) {
 
 func testNoServer(t *T) {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	t.Check(err, Failure{Did: "find a free port"})
+	t.setup(err, "find a free port")
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	argv := slices.Concat(t.cfg.Client, []string{"127.0.0.1", port})

@@ -124,6 +124,9 @@ func outcome(t *T, recovered any) Status {
 	case recovered == nil && t.failure == nil:
 		return Pass
 	case recovered == nil || recovered == errStop:
+		if t.failure.TimedOut {
+			return Timeout
+		}
 		return Fail
 	default: // a bug in the grader: say so rather than blame the student
 		t.failure = &Failure{Did: "ran the test", Got: fmt.Sprintf("the grader itself failed: %v", recovered),

@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -75,10 +76,38 @@ func (s *server) listening() ([]netip.AddrPort, error) {
 	return ports, nil
 }
 
+// check fails the test with f when err is not nil. If the server has died
+// meanwhile, that is what the failure leads with: it explains the rest.
+func (s *server) check(err error, f Failure) {
+	if err == nil {
+		return
+	}
+	if f.Got == "" {
+		f.Got = err.Error()
+	}
+	f.TimedOut = errors.Is(err, wire.ErrTimeout)
+	if s.proc.Exited() {
+		died := s.diedOfSigpipe(f.Did)
+		f.Got = died.Got + "; then: " + f.Got
+		if strings.Contains(died.Got, "SIGPIPE") {
+			f.Hint, f.ByHand = died.Hint, died.ByHand
+		} else {
+			f.Hint = "the server must keep running; its stderr (below) may say why it stopped"
+		}
+	}
+	s.t.Fail(f)
+}
+
+// send has c send text, failing with did if the server does not take it.
+func (s *server) send(c *wire.Conn, text, did string) {
+	s.check(c.Send(text), Failure{Did: did, Expected: "the server takes the bytes",
+		Hint: "the server closed or reset this client's connection: read each client until end of file and keep its socket open meanwhile"})
+}
+
 // dial connects one client without reading anything.
 func (s *server) dial(name string) *wire.Conn {
 	c, err := wire.Dial(name, s.port, wait)
-	s.t.Check(err, Failure{
+	s.check(err, Failure{
 		Did:      "connected to 127.0.0.1:" + strconv.Itoa(s.port),
 		Expected: "the connection to be accepted",
 		Hint:     "is the accept loop running? is the listen backlog full?",
@@ -111,7 +140,7 @@ func (s *server) join(in []*wire.Conn, n int) []*wire.Conn {
 // expect makes c read the lines want, failing with a diff.
 func (s *server) expect(c *wire.Conn, did, hint string, want ...string) {
 	err := c.Expect(wait, want...)
-	s.t.Check(err, Failure{
+	s.check(err, Failure{
 		Did:      did + "; " + c.Name + " reads",
 		Expected: quoteLines(want),
 		Hint:     hint,
@@ -184,6 +213,20 @@ func (s *server) waitProcesses(n int, did string) {
 	})
 }
 
+// noZombies waits until the server has no zombie child.
+func (s *server) noZombies(did string) {
+	var zombies []procfs.Stat
+	err := harness.Eventually(wait, "no zombie", func() (bool, error) {
+		_, zombies = s.children()
+		return len(zombies) == 0, nil
+	})
+	if err != nil {
+		s.t.Fail(Failure{Did: did, Expected: "no zombie child (state Z)", Got: describe(zombies),
+			Hint:   "a child that exited stays a zombie until the parent waits for it: on SIGCHLD, call waitpid(-1, &status, WNOHANG) in a loop",
+			ByHand: fmt.Sprintf("ps -o pid,ppid,stat,args --ppid %d", s.proc.Pid)})
+	}
+}
+
 func describe(ps []procfs.Stat) string {
 	var parts []string
 	for _, p := range ps {
@@ -198,6 +241,7 @@ func (s *server) childForNewest() procfs.Stat {
 	live, _ := s.children()
 	if len(live) == 0 {
 		s.t.Fail(Failure{Did: "looked for the server's children", Expected: "one child per client", Got: "none",
+			Hint:   "one child process per client: fork (C) or re-exec (Go) after accept",
 			ByHand: fmt.Sprintf("ps --ppid %d", s.proc.Pid)})
 	}
 	newest := live[0]
@@ -246,7 +290,7 @@ func serverTests() []*Test {
 
 func testPort(t *T) {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	t.Check(err, Failure{Did: "find a free port"})
+	t.setup(err, "find a free port")
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	argv := slices.Concat(t.cfg.Server, []string{"-port", strconv.Itoa(port)})
@@ -289,11 +333,11 @@ func testWelcome(t *T) {
 func testRelay(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 3)
-	t.Check(c[0].Send("hello, room\n"), Failure{Did: "user1 sends a line"})
+	s.send(c[0], "hello, room\n", "user1 sends a line")
 	for _, o := range c[1:] {
 		s.expect(o, "user1 sent \"hello, room\"", "relay each message to every other client as \"userN: TEXT\"", "user1: hello, room")
 	}
-	t.Check(c[2].Send("and hello back\n"), Failure{Did: "user3 sends a line"})
+	s.send(c[2], "and hello back\n", "user3 sends a line")
 	for _, o := range c[:2] {
 		s.expect(o, "user3 sent \"and hello back\"", "relay each message to every other client as \"userN: TEXT\"", "user3: and hello back")
 	}
@@ -303,9 +347,9 @@ func testRelay(t *T) {
 func testNoEcho(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 2)
-	t.Check(c[0].Send("ping\n"), Failure{Did: "user1 sends"})
+	s.send(c[0], "ping\n", "user1 sends")
 	s.expect(c[1], "user1 sent \"ping\"", "relay to the others", "user1: ping")
-	t.Check(c[1].Send("pong\n"), Failure{Did: "user2 sends"})
+	s.send(c[1], "pong\n", "user2 sends")
 	// An echo of "ping" would reach user1 before user2's "pong".
 	s.expect(c[0], "user1 sent \"ping\", then user2 sent \"pong\"",
 		"user1 must not get its own message back: skip the sender when relaying", "user2: pong")
@@ -335,7 +379,7 @@ func testPipes(t *T) {
 	s.join(nil, 3)
 	s.waitProcesses(3, "3 clients connected")
 	parent, err := procfs.Inodes(s.proc.Pid, "pipe")
-	t.Check(err, Failure{Did: "read the server's fds"})
+	t.setup(err, "read the server's fds in /proc")
 	inParent := map[uint64]bool{}
 	for _, ino := range parent {
 		inParent[ino] = true
@@ -343,7 +387,7 @@ func testPipes(t *T) {
 	live, _ := s.children()
 	for _, k := range live {
 		pipes, err := procfs.Inodes(k.Pid, "pipe")
-		t.Check(err, Failure{Did: fmt.Sprintf("read child %d's fds", k.Pid)})
+		t.setup(err, fmt.Sprintf("read child %d's fds in /proc", k.Pid))
 		var shared []string
 		for fd, ino := range pipes {
 			if fd > 2 && inParent[ino] {
@@ -387,7 +431,7 @@ func testSigpipeReset(t *T) {
 	sender, watcher, victims := c[0], c[1], c[2:]
 	pad := strings.Repeat("x", 900)
 	for i := range 200 {
-		t.Check(sender.Send(fmt.Sprintf("%d %s\n", i, pad)), Failure{Did: "user1 sends 200 lines of 900 bytes"})
+		s.send(sender, fmt.Sprintf("%d %s\n", i, pad), "user1 sends 200 lines of 900 bytes")
 		if i == 50 {
 			for _, v := range victims {
 				v.Reset()
@@ -403,7 +447,8 @@ func testSigpipeReset(t *T) {
 		}
 		t.Check(err, Failure{Did: "user1 sent 200 lines while user3 and user4 reset their connections; user2 reads",
 			Expected: "all 200 lines, and \"* user3 left\", \"* user4 left\" among them",
-			Got:      fmt.Sprintf("%d lines, then: %v", got, err)})
+			Got:      fmt.Sprintf("%d lines, then: %v", got, err),
+			Hint:     "a client that vanishes must cost only its own connection: on EPIPE/ECONNRESET drop that client and go on relaying to the others"})
 		switch {
 		case line == "* user3 left" || line == "* user4 left":
 			left++
@@ -411,7 +456,7 @@ func testSigpipeReset(t *T) {
 			got++
 		default:
 			t.Fail(Failure{Did: "user1 sent 200 numbered lines; user2 reads", Expected: fmt.Sprintf("line %d", got),
-				Got: strconv.Quote(abbrev(line))})
+				Got: strconv.Quote(abbrev(line)), Hint: "relay every line once, in the order it was sent, to every other client"})
 		}
 	}
 	if left < 2 {
@@ -433,7 +478,7 @@ func testSigpipeReset(t *T) {
 			Hint: "a read of 0 bytes or an error (ECONNRESET) on a client socket means that client is gone: announce it"})
 	}
 	s.join([]*wire.Conn{sender, watcher}, 1)
-	s.waitProcesses(3, "2 of 5 clients reset, 1 joined")
+	s.noZombies("2 of 5 clients reset, 1 joined")
 	sig, _ := procfs.ReadSignals(s.proc.Pid)
 	t.Logf("server alive; SIGPIPE ignored=%v caught=%v (grep Sig /proc/%d/status)",
 		procfs.Has(sig.Ignored, int(syscall.SIGPIPE)), procfs.Has(sig.Caught, int(syscall.SIGPIPE)), s.proc.Pid)
@@ -458,7 +503,7 @@ func testSigpipeStdio(t *T) {
 	s.proc.StderrReader.Close()
 	t.Logf("closed the read ends of the server's stdout and stderr pipes")
 	c := s.join(nil, 2)
-	t.Check(c[0].Send("after the pipes closed\n"), Failure{Did: "user1 sends"})
+	s.send(c[0], "after the pipes closed\n", "user1 sends")
 	s.expect(c[1], "user1 sent a line (stdout and stderr closed)", "relay as usual", "user1: after the pipes closed")
 	c[1].Close()
 	s.expect(c[0], "user2 left (stdout and stderr closed)", "announce as usual", "* user2 left")
@@ -473,7 +518,7 @@ func testLongLines(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 2)
 	a, b := strings.Repeat("a", 1000), strings.Repeat("b", 1000)
-	t.Check(c[0].Send(a+b+"ccc\n"+a+"\r\n"+a+"d\n"), Failure{Did: "user1 sends lines of 2003, 1000 and 1001 bytes"})
+	s.send(c[0], a+b+"ccc\n"+a+"\r\n"+a+"d\n", "user1 sends lines of 2003, 1000 and 1001 bytes")
 	want := []string{"user1: " + a, "user1: " + b, "user1: ccc", "user1: " + a, "user1: " + a, "user1: d"}
 	s.expect(c[1], "user1 sent lines of 2003, 1000 (CRLF) and 1001 bytes",
 		"cut a line into messages of at most 1000 bytes; do not drop the rest, and a 1000-byte line is one message", want...)
@@ -489,13 +534,13 @@ func testPipelined(t *T) {
 		fmt.Fprintf(&burst, "line %d\n", i)
 		want = append(want, fmt.Sprintf("user1: line %d", i))
 	}
-	t.Check(c[0].Send(burst.String()), Failure{Did: "user1 sends 50 lines in one write"})
+	s.send(c[0], burst.String(), "user1 sends 50 lines in one write")
 	s.expect(c[1], "user1 sent 50 lines in one write", "one read() may return many lines: handle every line in the buffer", want...)
 	for _, piece := range []string{"one ", "line in ", "four ", "writes\n"} {
-		t.Check(c[0].Send(piece), Failure{Did: "user1 sends one line in four writes"})
+		s.send(c[0], piece, "user1 sends one line in four writes")
 	}
 	s.expect(c[1], "user1 sent one line in four writes", "one line may take many read()s: keep the partial line until its \\n", "user1: one line in four writes")
-	t.Check(c[0].Send("crlf\r\n\r\n\n\nafter empty lines\n"), Failure{Did: "user1 sends CRLF and empty lines"})
+	s.send(c[0], "crlf\r\n\r\n\n\nafter empty lines\n", "user1 sends CRLF and empty lines")
 	s.expect(c[1], "user1 sent \"crlf\\r\\n\\r\\n\\n\\nafter empty lines\\n\"", "drop a \\r before \\n; ignore empty lines",
 		"user1: crlf", "user1: after empty lines")
 	t.Logf("50 lines in one write, one line in 4 writes, CRLF and empty lines")
@@ -506,7 +551,8 @@ func testMaxClients(t *T) {
 	c := s.join(nil, 2)
 	extra := s.dial("third client")
 	s.expect(extra, "a third client connected to a server started with -max-clients 2", "tell it \"* server full\", then close it", "* server full")
-	t.Check(extra.ExpectClosed(wait), Failure{Did: "the third client got \"* server full\"", Expected: "the server closes its connection"})
+	s.check(extra.ExpectClosed(wait), Failure{Did: "the third client got \"* server full\"", Expected: "the server closes its connection",
+		Hint: "after \"* server full\", close the socket: the refused client gets no id and no child"})
 	c[0].Close()
 	s.expect(c[1], "user1 left", "announce it", "* user1 left")
 	s.join(c[1:], 1) // the refused connection used no id: this is user3
@@ -517,13 +563,18 @@ func shutdownTest(sig syscall.Signal) func(*T) {
 	return func(t *T) {
 		s := t.startServer(harness.Options{})
 		c := s.join(nil, 3)
-		s.waitProcesses(3, "3 clients connected")
+		// Whatever serves the clients exists once each has its welcome.
 		before, _ := s.proc.Descendants()
 		start := time.Now()
-		t.Check(s.proc.Signal(sig), Failure{Did: "signal the server"})
+		s.check(s.proc.Signal(sig), Failure{Did: "kill -" + sigName(sig), Hint: "the server had already exited"})
 		for _, x := range c {
-			s.expect(x, fmt.Sprintf("kill -%s %d", sigName(sig), s.proc.Pid),
-				"catch the signal and tell every client \"* server shutting down\" before closing", "* server shutting down")
+			// Not s.expect: here the server is meant to exit.
+			t.Check(x.Expect(wait, "* server shutting down"), Failure{
+				Did:      fmt.Sprintf("kill -%s %d; %s reads", sigName(sig), s.proc.Pid, x.Name),
+				Expected: strconv.Quote("* server shutting down"),
+				Hint:     "catch the signal and tell every client \"* server shutting down\" before closing",
+				ByHand:   "make serve; nc localhost 5015; then kill -" + sigName(sig) + " the server",
+			})
 			t.Check(x.ExpectClosed(wait), Failure{Did: "the server said goodbye", Expected: "it closes every connection",
 				Hint: "close every client socket (each child closes its own) and exit"})
 		}
@@ -559,7 +610,8 @@ func shutdownTest(sig syscall.Signal) func(*T) {
 		}
 		if on, _ := procfs.ListeningOn(s.port); on {
 			t.Fail(Failure{Did: "kill -" + sigName(sig), Expected: fmt.Sprintf("port %d free", s.port),
-				Got: "something still listens on it", ByHand: "ss -ltnp"})
+				Got: "something still listens on it", ByHand: "ss -ltnp",
+				Hint: "close the listening socket; a child that inherited it keeps the port busy (close it in the child, or SOCK_CLOEXEC)"})
 		}
 		t.Logf("goodbye to 3 clients, exit 0 after %v, no process left, port free", took.Round(time.Millisecond))
 	}
@@ -600,7 +652,7 @@ func testBurst(t *T) {
 		}()
 		go func() {
 			defer wg.Done()
-			received[i], errs[i] = c.ReadLines((clients-1)*each, 4*wait)
+			received[i], errs[i] = c.ReadLines((clients-1)*each, 2*wait)
 		}()
 	}
 	wg.Wait()
@@ -615,10 +667,12 @@ func testBurst(t *T) {
 		for _, line := range lines {
 			var from, m int
 			if _, err := fmt.Sscanf(line, "user%d: m%d", &from, &m); err != nil {
-				t.Fail(Failure{Did: did, Expected: "only \"userN: mK\" lines", Got: strconv.Quote(abbrev(line)) + fmt.Sprintf(" at user%d", i+1)})
+				t.Fail(Failure{Did: did, Expected: "only \"userN: mK\" lines", Got: strconv.Quote(abbrev(line)) + fmt.Sprintf(" at user%d", i+1),
+					Hint: "relay each message whole, as \"userN: TEXT\", and nothing else while no one joins or leaves"})
 			}
 			if from == i+1 {
-				t.Fail(Failure{Did: did, Expected: "no echo", Got: fmt.Sprintf("user%d got its own m%d back", i+1, m)})
+				t.Fail(Failure{Did: did, Expected: "no echo", Got: fmt.Sprintf("user%d got its own m%d back", i+1, m),
+					Hint: "skip the sender when relaying"})
 			}
 			if m != next[from] {
 				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d gets user%d's m%d next", i+1, from, next[from]),

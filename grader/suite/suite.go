@@ -8,6 +8,8 @@ package suite
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +46,9 @@ type Failure struct {
 	Diff     string // -expected +received, where text was compared
 	Hint     string // what is probably wrong
 	ByHand   string // how to see the same thing by hand
+	// TimedOut: the program did not answer within a wait's limit (status
+	// TIMEOUT), rather than answering wrong (FAIL).
+	TimedOut bool `json:",omitempty"`
 }
 
 // T is the context of one running test. It owns the processes and
@@ -82,7 +87,17 @@ func (t *T) Check(err error, f Failure) {
 	if f.Got == "" {
 		f.Got = err.Error()
 	}
+	f.TimedOut = errors.Is(err, wire.ErrTimeout)
 	t.Fail(f)
+}
+
+// setup fails the test when the grader itself cannot do its part (the
+// machine, not the program under test, is at fault).
+func (t *T) setup(err error, what string) {
+	if err != nil {
+		t.Fail(Failure{Did: what, Got: err.Error(),
+			Hint: "the grader could not set up this test: is /proc mounted, and may this user open sockets and pipes?"})
+	}
 }
 
 // Logf records a note: what the test did or saw (shown with -v and on
@@ -110,6 +125,9 @@ func (t *T) start(argv []string, opt harness.Options) *harness.Proc {
 	t.mu.Lock()
 	t.procs = append(t.procs, p)
 	t.mu.Unlock()
+	if st, err := os.Stat(fmt.Sprintf("/proc/%d", p.Pid)); err == nil {
+		t.Logf("started %s as pid %d, uid %d", filepath.Base(argv[0]), p.Pid, st.Sys().(*syscall.Stat_t).Uid)
+	}
 	return p
 }
 

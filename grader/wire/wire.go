@@ -74,9 +74,9 @@ func (c *Conn) ReadLine(timeout time.Duration) (string, error) {
 		return "", fmt.Errorf("%s: a line longer than %d bytes: %q...", c.Name, MaxLine, line[:80])
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if len(line) > 0 {
-			return "", fmt.Errorf("%s: %w after %v waiting for the rest of a line (%q so far)", c.Name, ErrTimeout, timeout, line)
+			return "", fmt.Errorf("%s: %w after %v waiting for the rest of a line (%q so far)", c.Name, ErrTimeout, timeout.Round(time.Millisecond), line)
 		}
-		return "", fmt.Errorf("%s: %w after %v waiting for a line", c.Name, ErrTimeout, timeout)
+		return "", fmt.Errorf("%s: %w after %v waiting for a line", c.Name, ErrTimeout, timeout.Round(time.Millisecond))
 	case len(line) > 0:
 		return "", fmt.Errorf("%s: connection ended in the middle of a line (%q): %w", c.Name, line, ErrClosed)
 	default:

@@ -217,4 +217,3 @@ func othersMayRun(path string) error {
 		}
 	}
 }
-

@@ -1,0 +1,218 @@
+package suite
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"chatlab/grader/harness"
+	"chatlab/grader/procfs"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// bin holds the programs the tests grade: the reference programs, and the
+// broken ones of fixtures/broken that prove each test can fail.
+var bin = map[string]string{}
+
+func TestMain(m *testing.M) {
+	if err := harness.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	dir, err := os.MkdirTemp("", "chatlab-grader-test-")
+	if err == nil {
+		err = buildAll(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func buildAll(dir string) error {
+	root := filepath.Join("..", "..")
+	for name, pkg := range map[string]string{
+		"chat_server": "solutions/server", "chat_client": "solutions/client", "threads": "fixtures/broken/threads",
+	} {
+		path, err := harness.BuildGo(filepath.Join(root, pkg), dir, name)
+		if err != nil {
+			return err
+		}
+		bin[name] = path
+	}
+	for src, defects := range map[string][]string{
+		"server": {"OK", "SIGPIPE", "NO_REAP", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT"},
+		"client": {"OK", "TURNS", "BUSY"},
+	} {
+		for _, d := range defects {
+			name := "c_" + src + "_" + d
+			out := filepath.Join(dir, name)
+			cmd := exec.Command("gcc", "-O2", "-DDEFECT_"+d, "-o", out, filepath.Join(root, "fixtures/broken/c", src+".c"))
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("gcc %s: %v\n%s", name, err, msg)
+			}
+			bin[name] = out
+		}
+	}
+	return nil
+}
+
+// grade runs the tests of lab matching run and returns the status of each
+// test that did not pass, checking on the way that every failure says what
+// was done and what to do, and that nothing is left running.
+func grade(t *testing.T, cfg Config, lab, run string) map[string]Status {
+	t.Helper()
+	tests, err := Select(lab, run)
+	require.NoError(t, err)
+	got := map[string]Status{}
+	for _, test := range tests {
+		r := Run(test, cfg, 1)
+		if r.Status == Pass {
+			continue
+		}
+		got[test.Name] = r.Status
+		f := r.Failure
+		require.NotNil(t, f, "%s: a failure without a report", test.Name)
+		assert.NotEmpty(t, f.Did, "%s: the failure must say what was done", test.Name)
+		assert.NotEmpty(t, f.Expected+f.Diff, "%s: the failure must say what was expected", test.Name)
+		assert.NotEmpty(t, f.Got+f.Diff, "%s: the failure must say what came back", test.Name)
+		assert.NotEmpty(t, f.Hint, "%s: the failure must give a hint", test.Name)
+		assert.NotContains(t, f.Hint, "grader bug", "%s: %s", test.Name, f.Got)
+	}
+	assertNothingLeft(t, append(slices.Clone(cfg.Server), cfg.Client...))
+	return got
+}
+
+// assertNothingLeft checks that no process of the programs in argv is alive
+// and that this process has no child left (it is a subreaper).
+func assertNothingLeft(t *testing.T, argv []string) {
+	t.Helper()
+	all, err := procfs.All()
+	require.NoError(t, err)
+	for _, st := range all {
+		args, _ := procfs.Cmdline(st.Pid)
+		for _, prog := range argv {
+			if len(args) > 0 && strings.HasPrefix(prog, "/") && args[0] == prog {
+				t.Errorf("left running: pid %d %v (state %c)", st.Pid, args, st.State)
+			}
+		}
+		if st.PPid == os.Getpid() {
+			t.Errorf("left as our child: pid %d %s (state %c)", st.Pid, st.Comm, st.State)
+		}
+	}
+}
+
+func TestReferenceProgramsPassEverything(t *testing.T) {
+	got := grade(t, Config{Server: []string{bin["chat_server"]}, Client: []string{bin["chat_client"]}}, "all", "")
+	assert.Empty(t, got, "the reference programs must score full marks")
+}
+
+func TestCServerPassesEverything(t *testing.T) {
+	got := grade(t, Config{Server: []string{bin["c_server_OK"]}}, "server", "")
+	assert.Empty(t, got, "a correct server in C must score full marks: the grader is a black box")
+}
+
+func TestCClientPassesEverything(t *testing.T) {
+	got := grade(t, Config{Client: []string{bin["c_client_OK"]}}, "client", "")
+	assert.Empty(t, got, "a correct client in C must score full marks")
+}
+
+// TestBrokenServersAreCaught: each broken server fails exactly the tests
+// that target its defect.
+func TestBrokenServersAreCaught(t *testing.T) {
+	for _, tc := range []struct {
+		prog string
+		want map[string]Status
+	}{
+		{"c_server_SIGPIPE", map[string]Status{"server/sigpipe-stdio": Fail}},
+		{"c_server_NO_REAP", map[string]Status{"server/processes": Fail, "server/zombies": Fail, "server/sigpipe-reset": Fail}},
+		{"c_server_LEAVE_CHILDREN", map[string]Status{"server/sigterm": Fail, "server/sigint": Fail}},
+		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/sigpipe-reset": Fail,
+			"server/sigpipe-stdio": Fail, "server/burst": Fail}},
+		{"c_server_DROP_BURST", map[string]Status{"server/sigpipe-reset": Timeout, "server/burst": Timeout}},
+		{"c_server_FIXED_PORT", map[string]Status{"server/port": Fail}},
+		{"threads", map[string]Status{"server/processes": Fail, "server/pipes": Fail, "server/zombies": Fail}},
+	} {
+		t.Run(tc.prog, func(t *testing.T) {
+			got := grade(t, Config{Server: []string{bin[tc.prog]}}, "server", "")
+			assert.Equal(t, tc.want, got)
+			t.Logf("%s fails: %v", tc.prog, slices.Sorted(maps.Keys(got)))
+		})
+	}
+}
+
+func TestBrokenClientsAreCaught(t *testing.T) {
+	for _, tc := range []struct {
+		prog string
+		want map[string]Status
+	}{
+		{"c_client_BUSY", map[string]Status{"client/idle-cpu": Fail}},
+		{"c_client_TURNS", map[string]Status{"client/stdin": Fail, "client/prints-idle": Fail,
+			"client/server-close": Fail, "client/stdin-eof": Fail, "client/escapes": Fail}},
+	} {
+		t.Run(tc.prog, func(t *testing.T) {
+			got := grade(t, Config{Client: []string{bin[tc.prog]}}, "client", "")
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// TestHangingServerTimesOut: a server that accepts and never answers ends
+// each test in TIMEOUT: by a wait's limit, or by the test's own deadline,
+// and everything it started is killed.
+func TestHangingServerTimesOut(t *testing.T) {
+	cfg := Config{Server: []string{bin["threads"], "-hang"}}
+	tests, err := Select("server", "^server/welcome$")
+	require.NoError(t, err)
+	r := Run(tests[0], cfg, 1)
+	assert.Equal(t, Timeout, r.Status)
+	assert.Contains(t, r.Failure.Got, "timed out after 5s")
+
+	short := *tests[0]
+	short.Timeout = 500 * time.Millisecond // shorter than any of its waits
+	start := time.Now()
+	r = Run(&short, cfg, 1)
+	assert.Equal(t, Timeout, r.Status)
+	assert.Contains(t, r.Failure.Expected, "within its limit of 500ms")
+	assert.Less(t, time.Since(start), 3*time.Second, "the test's deadline must end it")
+	assertNothingLeft(t, cfg.Server)
+}
+
+func TestRepeatStopsAtFirstFailure(t *testing.T) {
+	tests, err := Select("server", "^server/relay$")
+	require.NoError(t, err)
+	r := Run(tests[0], Config{Server: []string{bin["chat_server"]}}, 3)
+	assert.Equal(t, Pass, r.Status)
+	assert.Equal(t, 3, r.Runs)
+	r = Run(tests[0], Config{Server: []string{bin["c_server_ECHO"]}}, 3)
+	assert.Equal(t, Fail, r.Status)
+	assert.Equal(t, 1, r.Runs)
+}
+
+func TestSelect(t *testing.T) {
+	all, err := Select("all", "")
+	require.NoError(t, err)
+	names := map[string]bool{}
+	for _, test := range all {
+		assert.False(t, names[test.Name], "duplicate test %s", test.Name)
+		names[test.Name] = true
+		assert.True(t, strings.HasPrefix(test.Name, test.Lab+"/"), test.Name)
+		assert.Positive(t, test.Points, test.Name)
+		assert.NotEmpty(t, test.What, test.Name)
+	}
+	_, err = Select("shm", "")
+	assert.ErrorContains(t, err, "not one of")
+	_, err = Select("all", "nothing-matches")
+	assert.ErrorContains(t, err, "no test")
+}
