@@ -86,6 +86,9 @@ func (s *server) check(err error, f Failure) {
 		f.Got = err.Error()
 	}
 	f.TimedOut = errors.Is(err, wire.ErrTimeout)
+	if mm, ok := errors.AsType[*wire.MismatchError](err); ok {
+		f.Got, f.Diff = quoteLines(mm.Got), wire.Diff(mm.Want, mm.Got)
+	}
 	if s.proc.Exited() {
 		died := s.diedOfSigpipe(f.Did)
 		f.Got = died.Got + "; then: " + f.Got

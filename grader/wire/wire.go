@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,10 +114,21 @@ func (c *Conn) Expect(timeout time.Duration, want ...string) error {
 		}
 		return err
 	}
-	if d := cmp.Diff(want, got); d != "" {
-		return fmt.Errorf("%s received other lines than expected (-expected +received):\n%s", c.Name, d)
+	if !slices.Equal(want, got) {
+		return &MismatchError{Conn: c.Name, Want: want, Got: got}
 	}
 	return nil
+}
+
+// MismatchError is Expect's error when the lines came but were not the
+// expected ones.
+type MismatchError struct {
+	Conn      string
+	Want, Got []string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s received other lines than expected (-expected +received):\n%s", e.Conn, Diff(e.Want, e.Got))
 }
 
 // Diff is a go-cmp diff of expected and received lines, or "".
