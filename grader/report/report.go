@@ -29,7 +29,7 @@ func Line(w io.Writer, r suite.Result, verbose bool) {
 	if r.Status == suite.Pass && !verbose {
 		return
 	}
-	if verbose {
+	if verbose || r.Failure != nil { // what the test did leads to where it failed
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "        . %s\n", safe(n))
 		}

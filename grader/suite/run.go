@@ -36,6 +36,13 @@ func Select(lab, run string) ([]*Test, error) {
 	return out, nil
 }
 
+// byHand is how to reproduce a lab's tests by hand, for failures that do
+// not say more precisely.
+var byHand = map[string]string{
+	"client": "nc -l 5015 in one terminal (you play the server), your client localhost 5015 in another",
+	"server": "your server -port 5015 in one terminal, nc localhost 5015 in others; ps -o pid,ppid,stat,args --ppid PID; ss -ltnp",
+}
+
 // Status is how a test ended.
 type Status string
 
@@ -75,6 +82,11 @@ func Run(test *Test, cfg Config, repeat int) Result {
 			res.Failed++
 			res.Status = status
 			res.Stderr = t.stderrTail(15)
+			if res.Failure != nil && res.Failure.ByHand == "" {
+				f := *res.Failure
+				f.ByHand = byHand[test.Lab]
+				res.Failure = &f
+			}
 			break
 		}
 	}

@@ -143,11 +143,18 @@ func (s *server) join(in []*wire.Conn, n int) []*wire.Conn {
 // expect makes c read the lines want, failing with a diff.
 func (s *server) expect(c *wire.Conn, did, hint string, want ...string) {
 	err := c.Expect(wait, want...)
+	if mm, ok := errors.AsType[*wire.MismatchError](err); ok {
+		for _, line := range mm.Got {
+			if strings.HasPrefix(line, c.Name+": ") {
+				hint = c.Name + " received its own message back: skip the sender when relaying"
+			}
+		}
+	}
 	s.check(err, Failure{
 		Did:      did + "; " + c.Name + " reads",
 		Expected: quoteLines(want),
 		Hint:     hint,
-		ByHand:   "make serve in one terminal, nc localhost 5015 in others, and do the same",
+		ByHand:   strings.Replace(s.cmd, "-port 0", "-port 5015", 1) + " in one terminal, nc localhost 5015 in others, and do the same",
 	})
 }
 
