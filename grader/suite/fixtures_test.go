@@ -22,23 +22,7 @@ import (
 // broken ones of fixtures/broken that prove each test can fail.
 var bin = map[string]string{}
 
-func TestMain(m *testing.M) {
-	if err := harness.Init(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	dir, err := os.MkdirTemp("", "chatlab-grader-test-")
-	if err == nil {
-		err = buildAll(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(harness.Main(m, buildAll)) }
 
 func buildAll(dir string) error {
 	root := filepath.Join("..", "..")

@@ -25,24 +25,13 @@ const wait = 5 * time.Second // bounds each wait; a correct client is far faster
 var clientBin, serverBin string
 
 func TestMain(m *testing.M) {
-	if err := harness.Init(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	dir, err := os.MkdirTemp("", "chatlab-client-test-")
-	if err == nil {
-		clientBin, err = harness.BuildGo(".", dir, "chat_client")
-	}
-	if err == nil {
+	os.Exit(harness.Main(m, func(dir string) (err error) {
+		if clientBin, err = harness.BuildGo(".", dir, "chat_client"); err != nil {
+			return err
+		}
 		serverBin, err = harness.BuildGo(filepath.Join("..", "server"), dir, "chat_server")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+		return err
+	}))
 }
 
 // session is a chat_client under test connected to a fake server played by

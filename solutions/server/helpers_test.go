@@ -23,21 +23,10 @@ const lineWait = 5 * time.Second
 var serverBin string
 
 func TestMain(m *testing.M) {
-	if err := harness.Init(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	dir, err := os.MkdirTemp("", "chatlab-server-test-")
-	if err == nil {
+	os.Exit(harness.Main(m, func(dir string) (err error) {
 		serverBin, err = harness.BuildGo(".", dir, "chat_server")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+		return err
+	}))
 }
 
 // testServer is one chat_server under test, killed with its whole tree when

@@ -20,41 +20,24 @@ import (
 var gradeBin, serverBin, clientBin, echoBin string
 
 func TestMain(m *testing.M) {
-	if err := harness.Init(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	dir, err := os.MkdirTemp("", "chatlab-grade-test-")
-	if err == nil {
-		// Run as root, the grader runs programs as nobody, who must be able
-		// to reach them.
-		err = os.Chmod(dir, 0o755)
-	}
-	root := filepath.Join("..", "..", "..")
-	if err == nil {
-		gradeBin, err = harness.BuildGo(".", dir, "grade")
-	}
-	if err == nil {
-		serverBin, err = harness.BuildGo(filepath.Join(root, "solutions", "server"), dir, "chat_server")
-	}
-	if err == nil {
-		clientBin, err = harness.BuildGo(filepath.Join(root, "solutions", "client"), dir, "chat_client")
-	}
-	if err == nil {
-		echoBin = filepath.Join(dir, "c_server_ECHO")
-		var msg []byte
-		msg, err = exec.Command("gcc", "-O2", "-DDEFECT_ECHO", "-o", echoBin, filepath.Join(root, "fixtures/broken/c/server.c")).CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("gcc: %v\n%s", err, msg)
+	os.Exit(harness.Main(m, func(dir string) (err error) {
+		root := filepath.Join("..", "..", "..")
+		if gradeBin, err = harness.BuildGo(".", dir, "grade"); err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+		if serverBin, err = harness.BuildGo(filepath.Join(root, "solutions", "server"), dir, "chat_server"); err != nil {
+			return err
+		}
+		if clientBin, err = harness.BuildGo(filepath.Join(root, "solutions", "client"), dir, "chat_client"); err != nil {
+			return err
+		}
+		echoBin = filepath.Join(dir, "c_server_ECHO")
+		msg, err := exec.Command("gcc", "-O2", "-DDEFECT_ECHO", "-o", echoBin, filepath.Join(root, "fixtures/broken/c/server.c")).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("gcc: %v\n%s", err, msg)
+		}
+		return nil
+	}))
 }
 
 // grade runs the grade command and returns its stdout, stderr and status.
