@@ -6,7 +6,9 @@ import (
 	"os/signal"
 	"time"
 
+	"chatlab/solutions/procs"
 	"chatlab/solutions/protocol"
+	"chatlab/solutions/sockets"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +40,7 @@ type child struct {
 func runChild(id int) int {
 	signal.Ignore(unix.SIGPIPE, unix.SIGINT, unix.SIGTERM)
 	// ps -o comm would say "exe" (the name of /proc/self/exe) otherwise.
-	os.WriteFile("/proc/self/comm", []byte(fmt.Sprintf("chat_user%d", id)), 0)
+	procs.SetComm(fmt.Sprintf("chat_user%d", id))
 	for _, fd := range []int{childSockFd, childToMainFd, childFromMainFd} {
 		if err := unix.SetNonblock(fd, true); err != nil {
 			fmt.Fprintf(os.Stderr, "chat_server: user%d: fd %d: %v (a child is started by the server, not by hand)\n", id, fd, err)
@@ -165,7 +167,7 @@ func (c *child) disconnect(reason int) int {
 		}
 	}
 	if reason == reasonSlow {
-		abortiveClose(childSockFd)
+		sockets.AbortiveClose(childSockFd)
 	} else {
 		unix.Close(childSockFd)
 	}
@@ -192,7 +194,7 @@ func (c *child) goodbye() int {
 		c.out = c.out[n:]
 	}
 	unix.Shutdown(childSockFd, unix.SHUT_WR)
-	discardInput(childSockFd)
+	sockets.DiscardInput(childSockFd)
 	unix.Close(childSockFd)
 	return 0
 }

@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
+	"chatlab/solutions/procs"
 	"chatlab/solutions/protocol"
+	"chatlab/solutions/sockets"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,10 +65,12 @@ func serve(cfg config, logger *log.Logger) error {
 	// our own stderr is a pipe nobody reads any more, logging must not kill
 	// the server. Ignoring SIGPIPE turns both into EPIPE errors.
 	signal.Ignore(unix.SIGPIPE)
-	if err := closeInheritedOnExec(); err != nil {
+	if err := procs.CloseInheritedOnExec(); err != nil {
 		return fmt.Errorf("close_range: %w", err)
 	}
-	if err := checkFdLimit(cfg.maxClients); err != nil {
+	// Main holds one pipe end per client, plus a socket for a moment at
+	// each accept.
+	if err := procs.CheckFdLimit(uint64(cfg.maxClients)+32, fmt.Sprintf("-max-clients %d", cfg.maxClients)); err != nil {
 		return err
 	}
 	s := &server{
@@ -76,13 +79,13 @@ func serve(cfg config, logger *log.Logger) error {
 		nextID: 1, readBuf: make([]byte, 64<<10),
 	}
 	var err error
-	if s.listenFd, cfg.port, err = listenTCP(cfg.addr, cfg.port, unix.SOMAXCONN); err != nil {
+	if s.listenFd, cfg.port, err = sockets.Listen(cfg.addr, cfg.port, unix.SOMAXCONN); err != nil {
 		return err
 	}
-	if s.sigFd, err = signalPipe(unix.SIGCHLD, unix.SIGTERM, unix.SIGINT); err != nil {
+	if s.sigFd, err = procs.SignalPipe(unix.SIGCHLD, unix.SIGTERM, unix.SIGINT); err != nil {
 		return err
 	}
-	r, w, err := pipe2()
+	r, w, err := procs.Pipe2()
 	if err != nil {
 		return err
 	}
@@ -101,48 +104,6 @@ func serve(cfg config, logger *log.Logger) error {
 		logger.Printf("-idle %v: inactivity timeouts are lab 3's; this server ignores them", cfg.idle)
 	}
 	return s.loop()
-}
-
-// checkFdLimit fails with a clear message when the process may not open
-// enough file descriptors for maxClients clients (main holds one pipe end per
-// client, plus a socket for a moment at each accept).
-func checkFdLimit(maxClients int) error {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("getrlimit RLIMIT_NOFILE: %w", err)
-	}
-	need := uint64(maxClients) + 32
-	if lim.Cur < need {
-		return fmt.Errorf("-max-clients %d needs about %d file descriptors but this process may open only %d: raise the limit (ulimit -n %d) or lower -max-clients",
-			maxClients, need, lim.Cur, need)
-	}
-	return nil
-}
-
-// signalPipe returns the read end of a non-blocking pipe that receives one
-// byte, the signal's number, for each of sigs that arrives: the self-pipe
-// trick, which turns signals into something poll can wait for alongside
-// sockets and pipes.
-func signalPipe(sigs ...os.Signal) (int, error) {
-	r, w, err := pipe2()
-	if err != nil {
-		return -1, err
-	}
-	for _, fd := range []int{r, w} {
-		if err := unix.SetNonblock(fd, true); err != nil {
-			return -1, fmt.Errorf("signal pipe: %w", err)
-		}
-	}
-	ch := make(chan os.Signal, 32)
-	signal.Notify(ch, sigs...)
-	go func() {
-		for sig := range ch {
-			// A full pipe already holds a wake-up; SIGCHLD handling reaps
-			// every child whatever the count, so nothing is lost.
-			unix.Write(w, []byte{byte(sig.(syscall.Signal))})
-		}
-	}()
-	return r, nil
 }
 
 // loop is the main process's event loop: one poll over the signal pipe, the
@@ -178,7 +139,7 @@ func (s *server) loop() error {
 			}
 		}
 		if pfds[0].Revents != 0 {
-			for _, sig := range s.readSignals() {
+			for _, sig := range procs.ReadSignals(s.sigFd) {
 				switch sig {
 				case unix.SIGCHLD:
 					if err := s.reap(); err != nil {
@@ -193,32 +154,6 @@ func (s *server) loop() error {
 			s.acceptAll()
 		}
 		s.flushAll()
-	}
-}
-
-// readSignals drains the signal pipe and returns the signals it held, each
-// at most once.
-func (s *server) readSignals() []syscall.Signal {
-	var buf [64]byte
-	var seen []syscall.Signal
-	for {
-		n, err := unix.Read(s.sigFd, buf[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 {
-			return seen
-		}
-		for _, b := range buf[:n] {
-			sig := syscall.Signal(b)
-			dup := false
-			for _, x := range seen {
-				dup = dup || x == sig
-			}
-			if !dup {
-				seen = append(seen, sig)
-			}
-		}
 	}
 }
 
@@ -302,20 +237,7 @@ func (s *server) closeOut(c *client) {
 // reap collects every child that has exited (SIGCHLD says "one or more") and
 // announces those that left without saying so: killed, crashed.
 func (s *server) reap() error {
-	var dead []int
-	var status = map[int]unix.WaitStatus{}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || pid <= 0 { // ECHILD: no children; 0: none exited
-			break
-		}
-		dead = append(dead, pid)
-		status[pid] = ws
-	}
+	dead := procs.Reap()
 	if len(dead) == 0 {
 		return nil
 	}
@@ -324,38 +246,27 @@ func (s *server) reap() error {
 	if err := s.readFrames(s.pipeCap); err != nil {
 		return err
 	}
-	for _, pid := range dead {
-		c := s.byPid[pid]
+	for _, e := range dead {
+		c := s.byPid[e.Pid]
 		if c == nil {
 			continue
 		}
 		if !c.gone {
-			s.drop(c, false, "its process "+describeExit(status[pid]))
+			s.drop(c, false, "its process "+e.Describe())
 		}
 		s.closeOut(c)
-		delete(s.byPid, pid)
+		delete(s.byPid, e.Pid)
 		delete(s.clients, c.id)
 		s.paused = false
 	}
 	return nil
 }
 
-// describeExit says how a process ended, as a shell would.
-func describeExit(ws unix.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return "exited with status " + strconv.Itoa(ws.ExitStatus())
-	case ws.Signaled():
-		return fmt.Sprintf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
-	}
-	return fmt.Sprintf("ended (wait status %#x)", uint32(ws))
-}
-
 // acceptAll accepts the connections waiting on the listening socket (at
 // most a few dozen per turn, so a flood of connects cannot starve relaying).
 func (s *server) acceptAll() {
 	for range 64 {
-		fd, peer, err := acceptClient(s.listenFd)
+		fd, peer, err := sockets.Accept(s.listenFd)
 		switch {
 		case err == nil:
 		case err == unix.EAGAIN:
@@ -372,34 +283,11 @@ func (s *server) acceptAll() {
 			return
 		}
 		if s.active >= s.cfg.maxClients {
-			s.refuse(fd, peer)
+			s.log.Printf("refused %s: server full (%d clients)", peer, s.active)
+			sockets.Refuse(fd, protocol.ServerFull)
 			continue
 		}
 		s.spawn(fd, peer)
-	}
-}
-
-// refuse tells a client the server is full and closes its connection.
-func (s *server) refuse(fd int, peer string) {
-	s.log.Printf("refused %s: server full (%d clients)", peer, s.active)
-	unix.Write(fd, []byte(protocol.ServerFull)) // a new socket's buffer is empty: this cannot block
-	discardInput(fd)
-	unix.Close(fd)
-}
-
-// discardInput reads and drops what the peer has already sent, without
-// waiting: closing a socket with unread input resets the connection, and a
-// reset may destroy the last line we sent before the peer reads it.
-func discardInput(fd int) {
-	var buf [4096]byte
-	for {
-		n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT)
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 || err != nil {
-			return
-		}
 	}
 }
 
@@ -412,27 +300,23 @@ func (s *server) spawn(fd int, peer string) {
 	s.nextID++ // ids are never reused, even when the child cannot start
 	sock := os.NewFile(uintptr(fd), "client socket")
 	defer sock.Close() // the child has its copy; main has no use for it
-	r, w, err := pipe2()
+	r, w, err := procs.Pipe2()
 	if err != nil {
 		s.log.Printf("user%d from %s: %v; connection closed", id, peer, err)
 		return
 	}
 	in := os.NewFile(uintptr(r), "main-to-fork pipe")
 	defer in.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{fmt.Sprintf("%s: user%d", s.prog, id)},
-		Env:        append(withoutEnv(os.Environ(), childEnv), childEnv+"="+strconv.Itoa(id)),
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{sock, s.toMain, in},
-	}
-	if err := cmd.Start(); err != nil {
+	pid, err := procs.Spawn(procs.Child{
+		Name:  fmt.Sprintf("%s: user%d", s.prog, id),
+		Env:   childEnv + "=" + strconv.Itoa(id),
+		Files: []*os.File{sock, s.toMain, in},
+	})
+	if err != nil {
 		unix.Close(w)
 		s.log.Printf("user%d from %s: start child: %v; connection closed", id, peer, err)
 		return
 	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release() // main reaps with wait4 itself
 	if err := unix.SetNonblock(w, true); err != nil {
 		s.log.Printf("user%d: main-to-fork pipe: %v", id, err)
 	}
@@ -444,17 +328,6 @@ func (s *server) spawn(fd int, peer string) {
 	s.byPid[pid] = c
 	s.active++
 	s.log.Printf("user%d connected from %s (pid %d, %d clients)", id, peer, pid, s.active)
-}
-
-// withoutEnv returns env without the entries for key.
-func withoutEnv(env []string, key string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if len(kv) <= len(key) || kv[:len(key)+1] != key+"=" {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // flushAll writes what is pending into each child's pipe, as much as each
@@ -528,20 +401,14 @@ func (s *server) shutdown(sig syscall.Signal) error {
 		if err := s.readFrames(s.pipeCap); err != nil {
 			return err
 		}
-		s.readSignals()
+		procs.ReadSignals(s.sigFd)
 		if err := s.reap(); err != nil {
 			return err
 		}
 	}
 	for _, c := range s.clients {
 		s.log.Printf("user%d: child %d did not exit in time; killing it", c.id, c.pid)
-		unix.Kill(c.pid, unix.SIGKILL)
-		for {
-			_, err := unix.Wait4(c.pid, nil, 0, nil)
-			if err != unix.EINTR {
-				break
-			}
-		}
+		procs.KillAndReap(c.pid)
 		s.closeOut(c)
 	}
 	s.log.Printf("shut down; %d clients served", s.nextID-1)

@@ -422,8 +422,3 @@ func TestFdLimitTooLow(t *testing.T) {
 	assert.Equal(t, 1, p.ExitState().ExitCode())
 	assert.Contains(t, p.Stderr(), "ulimit -n")
 }
-
-func TestWithoutEnv(t *testing.T) {
-	env := withoutEnv([]string{"A=1", childEnv + "=3", childEnv + "X=4", "B=2"}, childEnv)
-	assert.Equal(t, []string{"A=1", childEnv + "X=4", "B=2"}, env)
-}
