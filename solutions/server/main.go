@@ -18,13 +18,10 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"log"
-	"net/netip"
 	"os"
 	"strconv"
-	"time"
 
 	"chatlab/solutions/protocol"
 )
@@ -45,14 +42,6 @@ const (
 // towards a child alike.
 const maxBacklog = 1 << 20
 
-// config is the server's command line.
-type config struct {
-	addr       netip.Addr
-	port       int
-	maxClients int
-	idle       time.Duration
-}
-
 func main() {
 	if v, ok := os.LookupEnv(childEnv); ok {
 		id, err := strconv.Atoi(v)
@@ -62,46 +51,10 @@ func main() {
 		}
 		os.Exit(runChild(id))
 	}
-	cfg := parseFlags(os.Args[1:])
+	cfg := protocol.ParseServerFlags("chat_server", os.Args[1:], 0, "inactivity timeout (lab 3's; this server ignores it)")
 	logger := log.New(os.Stderr, "chat_server: ", log.LstdFlags|log.Lmicroseconds)
 	if err := serve(cfg, logger); err != nil {
 		logger.Print(err)
 		os.Exit(1)
 	}
-}
-
-// parseFlags parses the command line, or prints a usage line and exits 2.
-func parseFlags(args []string) config {
-	fs := flag.NewFlagSet("chat_server", flag.ExitOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: chat_server [-port N] [-addr A] [-max-clients N] [-idle DURATION]")
-		fs.PrintDefaults()
-	}
-	port := fs.Int("port", protocol.DefaultPort, "TCP `port` to listen on (0: let the kernel choose)")
-	addr := fs.String("addr", "0.0.0.0", "IPv4 `address` to listen on")
-	maxClients := fs.Int("max-clients", protocol.DefaultMaxClients, "how many clients are served at once")
-	idle := fs.Duration("idle", 0, "inactivity timeout (lab 3; this server ignores it)")
-	fs.Parse(args) // ExitOnError: exits 2 on a bad flag
-	bad := func(format string, a ...any) {
-		fmt.Fprintf(fs.Output(), "chat_server: "+format+"\n", a...)
-		fs.Usage()
-		os.Exit(2)
-	}
-	if fs.NArg() > 0 {
-		bad("unexpected argument %q", fs.Arg(0))
-	}
-	if *port < 0 || *port > 65535 {
-		bad("-port %d: not a TCP port (0 to 65535)", *port)
-	}
-	ip, err := netip.ParseAddr(*addr)
-	if err != nil || !ip.Is4() {
-		bad("-addr %q: not an IPv4 address", *addr)
-	}
-	if *maxClients < 1 {
-		bad("-max-clients %d: must be at least 1", *maxClients)
-	}
-	if *idle < 0 {
-		bad("-idle %v: must not be negative", *idle)
-	}
-	return config{addr: ip, port: *port, maxClients: *maxClients, idle: *idle}
 }

@@ -38,7 +38,7 @@ type client struct {
 // server is the state of the main process. Only the main loop touches it.
 type server struct {
 	log      *log.Logger
-	cfg      config
+	cfg      protocol.ServerConfig
 	prog     string // argv[0]'s base name, to name the children
 	listenFd int    // -1 once closed
 	sigFd    int    // read end of the signal self-pipe
@@ -60,7 +60,7 @@ type server struct {
 
 // serve runs the main process until SIGTERM or SIGINT; it returns nil after a
 // clean shutdown and an error when the server cannot start or run.
-func serve(cfg config, logger *log.Logger) error {
+func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 	// A write to a client that has gone must cost only that client; and if
 	// our own stderr is a pipe nobody reads any more, logging must not kill
 	// the server. Ignoring SIGPIPE turns both into EPIPE errors.
@@ -70,7 +70,7 @@ func serve(cfg config, logger *log.Logger) error {
 	}
 	// Main holds one pipe end per client, plus a socket for a moment at
 	// each accept.
-	if err := procs.CheckFdLimit(uint64(cfg.maxClients)+32, fmt.Sprintf("-max-clients %d", cfg.maxClients)); err != nil {
+	if err := procs.CheckFdLimit(uint64(cfg.MaxClients)+32, fmt.Sprintf("-max-clients %d", cfg.MaxClients)); err != nil {
 		return err
 	}
 	s := &server{
@@ -79,7 +79,7 @@ func serve(cfg config, logger *log.Logger) error {
 		nextID: 1, readBuf: make([]byte, 64<<10),
 	}
 	var err error
-	if s.listenFd, cfg.port, err = sockets.Listen(cfg.addr, cfg.port, unix.SOMAXCONN); err != nil {
+	if s.listenFd, cfg.Port, err = sockets.Listen(cfg.Addr, cfg.Port, unix.SOMAXCONN); err != nil {
 		return err
 	}
 	if s.sigFd, err = procs.SignalPipe(unix.SIGCHLD, unix.SIGTERM, unix.SIGINT); err != nil {
@@ -99,9 +99,9 @@ func serve(cfg config, logger *log.Logger) error {
 	if s.pipeCap, err = unix.FcntlInt(uintptr(r), unix.F_GETPIPE_SZ, 0); err != nil {
 		return fmt.Errorf("fork-to-main pipe: F_GETPIPE_SZ: %w", err)
 	}
-	logger.Printf("listening on %s:%d (pid %d, at most %d clients)", cfg.addr, cfg.port, os.Getpid(), cfg.maxClients)
-	if cfg.idle > 0 {
-		logger.Printf("-idle %v: inactivity timeouts are lab 3's; this server ignores them", cfg.idle)
+	logger.Printf("listening on %s:%d (pid %d, at most %d clients)", cfg.Addr, cfg.Port, os.Getpid(), cfg.MaxClients)
+	if cfg.Idle > 0 {
+		logger.Printf("-idle %v: inactivity timeouts are lab 3's; this server ignores them", cfg.Idle)
 	}
 	return s.loop()
 }
@@ -282,7 +282,7 @@ func (s *server) acceptAll() {
 			s.log.Printf("accept: %v", err)
 			return
 		}
-		if s.active >= s.cfg.maxClients {
+		if s.active >= s.cfg.MaxClients {
 			s.log.Printf("refused %s: server full (%d clients)", peer, s.active)
 			sockets.Refuse(fd, protocol.ServerFull)
 			continue

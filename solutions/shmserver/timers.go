@@ -1,0 +1,92 @@
+package main
+
+import "time"
+
+// timer is one client's inactivity timer: a node of timerList.
+type timer struct {
+	expire     time.Time
+	id         int // the client it belongs to
+	prev, next *timer
+}
+
+// timerList is the textbook lst_timer: the timers of all clients in a doubly
+// linked list sorted by expiry time, earliest first. A tick only has to look
+// at the head; adding is linear, adjusting moves a timer towards the tail
+// (expiry only ever grows), removing is constant time.
+type timerList struct {
+	head, tail *timer
+	n          int
+}
+
+// add inserts t in expiry order (after timers that expire at the same time).
+func (l *timerList) add(t *timer) {
+	l.n++
+	at := l.tail
+	for at != nil && at.expire.After(t.expire) {
+		at = at.prev
+	}
+	l.insertAfter(t, at)
+}
+
+// insertAfter links t after at (at == nil: at the head).
+func (l *timerList) insertAfter(t, at *timer) {
+	t.prev = at
+	if at == nil {
+		t.next = l.head
+		l.head = t
+	} else {
+		t.next = at.next
+		at.next = t
+	}
+	if t.next != nil {
+		t.next.prev = t
+	} else {
+		l.tail = t
+	}
+}
+
+// remove unlinks t.
+func (l *timerList) remove(t *timer) {
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		l.head = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	} else {
+		l.tail = t.prev
+	}
+	t.prev, t.next = nil, nil
+	l.n--
+}
+
+// adjust sets t's expiry to a later time and moves it back to its place.
+func (l *timerList) adjust(t *timer, expire time.Time) {
+	t.expire = expire
+	if t.next == nil || !t.next.expire.Before(expire) {
+		return // still in order
+	}
+	at := t.next
+	l.remove(t)
+	l.n++
+	for at.next != nil && !at.next.expire.After(expire) {
+		at = at.next
+	}
+	l.insertAfter(t, at)
+}
+
+// expire removes the timers that expire at or before now and returns them,
+// earliest first.
+func (l *timerList) expire(now time.Time) []*timer {
+	var out []*timer
+	for l.head != nil && !l.head.expire.After(now) {
+		t := l.head
+		l.remove(t)
+		out = append(out, t)
+	}
+	return out
+}
+
+// len is the number of timers in the list.
+func (l *timerList) len() int { return l.n }
