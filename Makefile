@@ -8,7 +8,7 @@ PORT    ?= 5015
 SERVER_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve client test lint clean grade grade-solutions grade-many fixtures
+.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -19,10 +19,14 @@ help: ## list the targets
 
 build: ## build the reference programs and the grader into bin/
 	$(GO) build -o $(BIN)/chat_server ./solutions/server
+	$(GO) build -o $(BIN)/chat_server_shm ./solutions/shmserver
 	$(GO) build -o $(BIN)/chat_client ./solutions/client
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
 
-serve: build ## run the reference server (port 5015, or PORT=...; Ctrl-C stops it)
+serve: build ## run the reference server, lab 3's (port 5015, or PORT=...; Ctrl-C stops it)
+	$(BIN)/chat_server_shm -port $(PORT) $(SERVER_FLAGS)
+
+serve-lab2: build ## run lab 2's reference server instead (fork and pipes, no shared memory)
 	$(BIN)/chat_server -port $(PORT) $(SERVER_FLAGS)
 
 client: build ## connect the reference client: make client HOST=... PORT=...
@@ -36,10 +40,10 @@ grade: ## build your programs in labs/ and grade them
 	$(BIN)/grade -lab all -server $(BIN)/lab_server -client $(BIN)/lab_client $(GRADE_FLAGS)
 
 grade-solutions: build ## grade the reference programs (must be full marks)
-	$(BIN)/grade -lab all -server $(BIN)/chat_server -client $(BIN)/chat_client $(GRADE_FLAGS)
+	$(BIN)/grade -lab all -server $(BIN)/chat_server -shm-server $(BIN)/chat_server_shm -client $(BIN)/chat_client $(GRADE_FLAGS)
 
 grade-many: build ## grade the reference programs N times (N=20): every run must pass
-	$(BIN)/grade -lab all -server $(BIN)/chat_server -client $(BIN)/chat_client -repeat $(N) $(GRADE_FLAGS)
+	$(BIN)/grade -lab all -server $(BIN)/chat_server -shm-server $(BIN)/chat_server_shm -client $(BIN)/chat_client -repeat $(N) $(GRADE_FLAGS)
 
 fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 	@mkdir -p $(BIN)/fixtures

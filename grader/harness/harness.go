@@ -83,6 +83,7 @@ type Proc struct {
 	state   *os.ProcessState
 	killed  sync.Once
 	related map[int]uint64 // descendants seen, pid -> start time
+	shm     []string       // /dev/shm objects it was seen to map
 }
 
 // live holds the programs started and not yet reaped, so that orphans can be
@@ -259,6 +260,9 @@ func (p *Proc) KillTree() []procfs.Stat {
 		if !p.Exited() {
 			unix.Kill(p.Pid, unix.SIGSTOP)
 		}
+		// Shared memory the tree maps outlives it unless unlinked: note it
+		// now, unlink it once everything is dead.
+		shm := p.shmObjects()
 		for range 100 {
 			ds, _ := p.Descendants()
 			fresh := false
@@ -288,8 +292,39 @@ func (p *Proc) KillTree() []procfs.Stat {
 		// not a subreaper): kill and reap the ones we know of, and any other
 		// orphan that is not a program we started.
 		reapOrphans(p.related)
+		for _, path := range shm {
+			os.Remove(path)
+		}
 	})
 	return left
+}
+
+// shmObjects returns the /dev/shm objects mapped by the program and its
+// descendants, plus those mapped earlier (Proc.NoteShm).
+func (p *Proc) shmObjects() []string {
+	pids := []int{p.Pid}
+	ds, _ := p.Descendants()
+	for _, d := range ds {
+		pids = append(pids, d.Pid)
+	}
+	objs := slices.Clone(p.shm)
+	for _, pid := range pids {
+		paths, _ := procfs.ShmMappings(pid)
+		for _, path := range paths {
+			if !slices.Contains(objs, path) {
+				objs = append(objs, path)
+			}
+		}
+	}
+	return objs
+}
+
+// NoteShm records the /dev/shm objects the program maps now, so that
+// KillTree removes them even if the program has exited by then; it returns
+// them.
+func (p *Proc) NoteShm() []string {
+	p.shm = p.shmObjects()
+	return p.shm
 }
 
 // reapOrphans kills and reaps this process's children that are orphans of

@@ -309,3 +309,25 @@ func ReadSignals(pid int) (Signals, error) {
 
 // Has reports whether signal number sig is in mask.
 func Has(mask uint64, sig int) bool { return sig > 0 && mask&(1<<(sig-1)) != 0 }
+
+// ShmMappings returns the POSIX shared memory objects (files under
+// /dev/shm) a process has mapped, each once, without the " (deleted)" the
+// kernel adds once a name is unlinked. By hand: grep /dev/shm /proc/PID/maps.
+func ShmMappings(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		i := strings.Index(line, "/dev/shm/")
+		if i < 0 {
+			continue
+		}
+		path := strings.TrimSuffix(line[i:], " (deleted)")
+		if !slices.Contains(out, path) {
+			out = append(out, path)
+		}
+	}
+	return out, nil
+}

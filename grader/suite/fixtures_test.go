@@ -28,6 +28,7 @@ func buildAll(dir string) error {
 	root := filepath.Join("..", "..")
 	for name, pkg := range map[string]string{
 		"chat_server": "solutions/server", "chat_client": "solutions/client", "threads": "fixtures/broken/threads",
+		"chat_server_shm": "solutions/shmserver",
 	} {
 		path, err := harness.BuildGo(filepath.Join(root, pkg), dir, name)
 		if err != nil {
@@ -98,8 +99,17 @@ func assertNothingLeft(t *testing.T, argv []string) {
 }
 
 func TestReferenceProgramsPassEverything(t *testing.T) {
-	got := grade(t, Config{Server: []string{bin["chat_server"]}, Client: []string{bin["chat_client"]}}, "all", "")
+	got := grade(t, Config{Server: []string{bin["chat_server"]}, Client: []string{bin["chat_client"]},
+		ShmServer: []string{bin["chat_server_shm"]}}, "all", "")
 	assert.Empty(t, got, "the reference programs must score full marks")
+}
+
+// TestLab2ServerFailsLab3: lab 2's server is a correct lab 2 server, so the
+// shm suite's copies of the server tests pass, and exactly the checks of the
+// shared memory design fail: proof that they can.
+func TestLab2ServerFailsLab3(t *testing.T) {
+	got := grade(t, Config{ShmServer: []string{bin["chat_server"]}}, "shm", "")
+	assert.Equal(t, map[string]Status{"shm/mapping": Fail, "shm/index-only": Fail, "shm/idle-timeout": Timeout}, got)
 }
 
 func TestCServerPassesEverything(t *testing.T) {
@@ -195,7 +205,7 @@ func TestSelect(t *testing.T) {
 		assert.Positive(t, test.Points, test.Name)
 		assert.NotEmpty(t, test.What, test.Name)
 	}
-	_, err = Select("shm", "")
+	_, err = Select("lab4", "")
 	assert.ErrorContains(t, err, "not one of")
 	_, err = Select("all", "nothing-matches")
 	assert.ErrorContains(t, err, "no test")

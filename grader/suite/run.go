@@ -9,16 +9,22 @@ import (
 )
 
 // Labs are the labs the grader knows, in order.
-var Labs = []string{"client", "server"}
+var Labs = []string{"client", "server", "shm"}
 
 // All returns every test, lab by lab.
-func All() []*Test { return slices.Concat(clientTests(), serverTests()) }
+func All() []*Test { return slices.Concat(clientTests(), serverTests(), shmTests()) }
 
-// Select returns the tests of lab ("all" for every lab) whose names match
-// the regular expression run ("" for all).
+// Select returns the tests of lab ("all" for every lab, or labs separated
+// by commas) whose names match the regular expression run ("" for all).
 func Select(lab, run string) ([]*Test, error) {
-	if lab != "all" && !slices.Contains(Labs, lab) {
-		return nil, fmt.Errorf("-lab %q: not one of all, %s", lab, strings.Join(Labs, ", "))
+	labs := strings.Split(lab, ",")
+	if lab == "all" {
+		labs = Labs
+	}
+	for _, l := range labs {
+		if !slices.Contains(Labs, l) {
+			return nil, fmt.Errorf("-lab %q: not one of all, %s (or a list: client,server)", lab, strings.Join(Labs, ", "))
+		}
 	}
 	re, err := regexp.Compile(run)
 	if err != nil {
@@ -26,7 +32,7 @@ func Select(lab, run string) ([]*Test, error) {
 	}
 	var out []*Test
 	for _, t := range All() {
-		if (lab == "all" || t.Lab == lab) && re.MatchString(t.Name) {
+		if slices.Contains(labs, t.Lab) && re.MatchString(t.Name) {
 			out = append(out, t)
 		}
 	}
@@ -41,6 +47,7 @@ func Select(lab, run string) ([]*Test, error) {
 var byHand = map[string]string{
 	"client": "nc -l 5015 in one terminal (you play the server), your client localhost 5015 in another",
 	"server": "your server -port 5015 in one terminal, nc localhost 5015 in others; ps -o pid,ppid,stat,args --ppid PID; ss -ltnp",
+	"shm":    "your server -port 5015 in one terminal, nc localhost 5015 in others; ps --ppid PID; grep /dev/shm /proc/PID/maps; ls /dev/shm",
 }
 
 // Status is how a test ended.
@@ -98,7 +105,7 @@ func Run(test *Test, cfg Config, repeat int) Result {
 }
 
 func runOnce(test *Test, cfg Config) (Status, *T) {
-	t := &T{cfg: cfg}
+	t := &T{cfg: cfg, lab: test.Lab}
 	done := make(chan any, 1)
 	go func() {
 		defer func() { done <- recover() }()

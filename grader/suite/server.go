@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ type server struct {
 // unless args name a port, and waits until it listens. The port is read
 // from /proc, so the server may print what it likes.
 func (t *T) startServer(opt harness.Options, args ...string) *server {
-	argv := slices.Concat(t.cfg.Server, args)
+	argv := slices.Concat(t.serverCmd(), args)
 	if !slices.Contains(args, "-port") {
 		argv = append(argv, "-port", "0")
 	}
@@ -58,7 +59,18 @@ func (t *T) startServer(opt harness.Options, args ...string) *server {
 		ByHand:   s.cmd + " &  then  ss -ltnp",
 	})
 	t.Logf("started %s: pid %d, listening on %s", s.cmd, s.proc.Pid, strings.Join(addrs, ", "))
+	if shm := s.proc.NoteShm(); len(shm) > 0 {
+		t.Logf("it maps shared memory: %s", strings.Join(shm, ", "))
+	}
 	return s
+}
+
+// serverCmd is the server under test: lab 3's for the shm lab's tests.
+func (t *T) serverCmd() []string {
+	if t.lab == "shm" {
+		return t.cfg.ShmServer
+	}
+	return t.cfg.Server
 }
 
 // listening returns where the server or one of its processes listens.
@@ -303,7 +315,7 @@ func testPort(t *T) {
 	t.setup(err, "find a free port")
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	argv := slices.Concat(t.cfg.Server, []string{"-port", strconv.Itoa(port)})
+	argv := slices.Concat(t.serverCmd(), []string{"-port", strconv.Itoa(port)})
 	p := t.start(argv, harness.Options{})
 	want := "0.0.0.0:" + strconv.Itoa(port)
 	var got []string
@@ -617,6 +629,13 @@ func shutdownTest(sig syscall.Signal) func(*T) {
 		if code := s.proc.ExitState().ExitCode(); code != 0 {
 			t.Fail(Failure{Did: "kill -" + sigName(sig), Expected: "exit status 0", Got: s.proc.ExitState().String(),
 				Hint: "a clean shutdown on SIGTERM/SIGINT is a success: exit(0)"})
+		}
+		for _, path := range s.proc.NoteShm() {
+			if _, err := os.Stat(path); err == nil {
+				t.Fail(Failure{Did: "kill -" + sigName(sig), Expected: "the shared memory object removed",
+					Got: path + " still exists", ByHand: "ls -l /dev/shm",
+					Hint: "shm_unlink (unlink the /dev/shm path) when the server exits, or it stays until reboot"})
+			}
 		}
 		if on, _ := procfs.ListeningOn(s.port); on {
 			t.Fail(Failure{Did: "kill -" + sigName(sig), Expected: fmt.Sprintf("port %d free", s.port),

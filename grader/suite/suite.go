@@ -32,8 +32,9 @@ type Test struct {
 
 // Config says what is under test and how to run it.
 type Config struct {
-	Server []string // the server's command line, without flags
-	Client []string // the client's command line, without arguments
+	Server    []string // the server's command line, without flags
+	Client    []string // the client's command line, without arguments
+	ShmServer []string // the server of lab 3 (-lab shm)
 	// Credential, if set, runs the programs under test as another user.
 	Credential *syscall.Credential
 }
@@ -55,6 +56,7 @@ type Failure struct {
 // connections the test opens and closes them when the test ends.
 type T struct {
 	cfg Config
+	lab string
 
 	mu      sync.Mutex
 	notes   []string

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"time"
 
+	"chatlab/solutions/fdio"
 	"chatlab/solutions/procs"
 	"chatlab/solutions/protocol"
 	"chatlab/solutions/sockets"
@@ -82,7 +83,7 @@ func (c *child) run() int {
 		}
 
 		if pfds[1].Revents != 0 {
-			n, err := retryRead(childFromMainFd, c.buf)
+			n, err := fdio.Read(childFromMainFd, c.buf)
 			switch {
 			case n > 0:
 				c.out = append(c.out, c.buf[:n]...)
@@ -96,7 +97,7 @@ func (c *child) run() int {
 		}
 
 		if len(c.out) > 0 {
-			n, err := retryWrite(childSockFd, c.out)
+			n, err := fdio.Write(childSockFd, c.out)
 			switch {
 			case err == nil:
 				c.out = c.out[n:]
@@ -111,7 +112,7 @@ func (c *child) run() int {
 		// Read from the client when it has something (or has gone: a
 		// hang-up or error is reported even when POLLIN was not asked for).
 		if rev := pfds[0].Revents; rev&unix.POLLIN != 0 || rev&(unix.POLLHUP|unix.POLLERR) != 0 {
-			n, err := retryRead(childSockFd, c.buf)
+			n, err := fdio.Read(childSockFd, c.buf)
 			switch {
 			case n > 0:
 				c.split.Feed(c.buf[:n], func(msg []byte) {
@@ -137,7 +138,7 @@ func (c *child) run() int {
 func (c *child) flushFrames() error {
 	for len(c.frames) > 0 {
 		n := wholeFrames(c.frames, pipeBuf)
-		w, err := retryWrite(childToMainFd, c.frames[:n])
+		w, err := fdio.Write(childToMainFd, c.frames[:n])
 		if err == unix.EAGAIN {
 			return nil
 		}
@@ -163,7 +164,7 @@ func (c *child) disconnect(reason int) int {
 			break
 		}
 		if len(c.frames) > 0 {
-			waitFd(childToMainFd, unix.POLLOUT, -1)
+			fdio.Wait(childToMainFd, unix.POLLOUT, -1)
 		}
 	}
 	if reason == reasonSlow {
@@ -178,58 +179,6 @@ func (c *child) disconnect(reason int) int {
 // (main's last line is "* server shutting down"), for at most goodbyeGrace,
 // then closes the connection in order.
 func (c *child) goodbye() int {
-	deadline := time.Now().Add(goodbyeGrace)
-	for len(c.out) > 0 {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		if !waitFd(childSockFd, unix.POLLOUT, int(left.Milliseconds())+1) {
-			continue
-		}
-		n, err := retryWrite(childSockFd, c.out)
-		if err != nil && err != unix.EAGAIN {
-			break
-		}
-		c.out = c.out[n:]
-	}
-	unix.Shutdown(childSockFd, unix.SHUT_WR)
-	sockets.DiscardInput(childSockFd)
-	unix.Close(childSockFd)
+	fdio.Goodbye(childSockFd, c.out, goodbyeGrace)
 	return 0
-}
-
-// waitFd polls one fd for events, for at most timeout ms (-1: no limit), and
-// reports whether it became ready.
-func waitFd(fd int, events int16, timeout int) bool {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: events}}
-	for {
-		n, err := unix.Poll(pfd, timeout)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n > 0
-	}
-}
-
-// retryRead is read(2), retried on EINTR; a negative count becomes 0.
-func retryRead(fd int, p []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, p)
-		if err == unix.EINTR {
-			continue
-		}
-		return max(n, 0), err
-	}
-}
-
-// retryWrite is write(2), retried on EINTR; a negative count becomes 0.
-func retryWrite(fd int, p []byte) (int, error) {
-	for {
-		n, err := unix.Write(fd, p)
-		if err == unix.EINTR {
-			continue
-		}
-		return max(n, 0), err
-	}
 }

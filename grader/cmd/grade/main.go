@@ -2,7 +2,7 @@
 // under test as black boxes (any language: a Go binary, a.out, a script),
 // talks to them over TCP, inspects them through /proc, and reports.
 //
-//	grade [-lab all|client|server] [-server CMD] [-client CMD] [-run REGEX]
+//	grade [-lab all|client|server|shm] [-server CMD] [-client CMD] [-run REGEX]
 //	      [-repeat N] [-v] [-json FILE] [-gradescope FILE] [-autolab]
 //
 // Exit status: 0 when every selected test passed, 1 when any failed, 2 when
@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,9 +33,10 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
-	lab := fs.String("lab", "all", "which lab: all, client or server")
+	lab := fs.String("lab", "all", "which lab: all, client, server or shm")
 	serverCmd := fs.String("server", "", "the server under test: a command line (e.g. ./chat_server or ./a.out)")
 	clientCmd := fs.String("client", "", "the client under test: a command line")
+	shmCmd := fs.String("shm-server", "", "the server graded by -lab shm, if not the one of -server")
 	runRE := fs.String("run", "", "run only the tests whose names match this regular expression")
 	repeat := fs.Int("repeat", 1, "run each test `N` times; a test passes only if every run passes")
 	verbose := fs.Bool("v", false, "print what every test did, not only the failures")
@@ -44,7 +46,7 @@ func run() int {
 	budget := fs.Duration("budget", 10*time.Minute, "time for the whole run; tests not started by then are NOT RUN")
 	unprivileged := fs.Bool("unprivileged", true, "when run as root, run the programs under test as user nobody")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: grade [-lab all|client|server] [-server CMD] [-client CMD] [flags]")
+		fmt.Fprintln(fs.Output(), "usage: grade [-lab all|client|server|shm] [-server CMD] [-client CMD] [flags]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -73,7 +75,8 @@ func run() int {
 		lab, flag string
 		cmd       string
 		argv      *[]string
-	}{{"server", "-server", *serverCmd, &cfg.Server}, {"client", "-client", *clientCmd, &cfg.Client}} {
+	}{{"server", "-server", *serverCmd, &cfg.Server}, {"client", "-client", *clientCmd, &cfg.Client},
+		{"shm", "-shm-server (or -server)", cmp.Or(*shmCmd, *serverCmd), &cfg.ShmServer}} {
 		if !labSelected(tests, need.lab) {
 			continue
 		}
@@ -89,7 +92,7 @@ func run() int {
 	if os.Geteuid() == 0 && *unprivileged {
 		cred, err := nobody()
 		if err == nil {
-			for _, argv := range [][]string{cfg.Server, cfg.Client} {
+			for _, argv := range [][]string{cfg.Server, cfg.Client, cfg.ShmServer} {
 				if len(argv) > 0 {
 					if err = othersMayRun(argv[0]); err != nil {
 						break

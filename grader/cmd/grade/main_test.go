@@ -53,7 +53,7 @@ func grade(t *testing.T, args ...string) (stdout, stderr string, status int) {
 func TestFullMarksExitZero(t *testing.T) {
 	dir := t.TempDir()
 	gs, rec := filepath.Join(dir, "results.json"), filepath.Join(dir, "record.json")
-	out, errOut, status := grade(t, "-lab", "all", "-server", serverBin, "-client", clientBin,
+	out, errOut, status := grade(t, "-lab", "client,server", "-server", serverBin, "-client", clientBin,
 		"-gradescope", gs, "-json", rec, "-autolab", "-v")
 	require.Equal(t, 0, status, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	assert.Contains(t, out, "total        60/60  points")

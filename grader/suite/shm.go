@@ -1,0 +1,283 @@
+package suite
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"chatlab/grader/harness"
+	"chatlab/grader/procfs"
+	"chatlab/grader/wire"
+)
+
+// shmTests is lab 3's suite: every test of the server suite (a lab 3 server
+// is still a correct lab 2 server), then the checks of the shared memory
+// design.
+func shmTests() []*Test {
+	var tests []*Test
+	for _, t := range serverTests() {
+		c := *t
+		c.Name, c.Lab = "shm/"+strings.TrimPrefix(t.Name, "server/"), "shm"
+		tests = append(tests, &c)
+	}
+	return append(tests,
+		&Test{Name: "shm/mapping", Lab: "shm", Points: 3, Timeout: 15 * time.Second,
+			What: "the server and every child map the same /dev/shm object", Run: testShmMapping},
+		&Test{Name: "shm/index-only", Lab: "shm", Points: 3, Timeout: 20 * time.Second,
+			What: "the parent passes indexes, not text: its writes stay small while messages are large", Run: testIndexOnly},
+		&Test{Name: "shm/burst-churn", Lab: "shm", Points: 5, Timeout: 60 * time.Second,
+			What: "10 clients x 1000 messages while others join and leave: exactly once, one order", Run: testBurstChurn},
+		&Test{Name: "shm/slow-reader", Lab: "shm", Points: 3, Timeout: 30 * time.Second,
+			What: "a client that stops reading is kicked; the others get every message meanwhile", Run: testSlowReader},
+		&Test{Name: "shm/idle-timeout", Lab: "shm", Points: 4, Timeout: 20 * time.Second,
+			What: "with -idle 1s an idle client times out within 2 s; an active one does not", Run: testIdleTimeout},
+	)
+}
+
+func testShmMapping(t *T) {
+	s := t.startServer(harness.Options{})
+	s.join(nil, 3)
+	s.waitProcesses(3, "3 clients connected")
+	want := fmt.Sprintf("/dev/shm/chatlab-%d", s.proc.Pid)
+	live, _ := s.children()
+	for _, pid := range append([]int{s.proc.Pid}, pids(live)...) {
+		maps, err := procfs.ShmMappings(pid)
+		t.setup(err, fmt.Sprintf("read /proc/%d/maps", pid))
+		if !slices.Contains(maps, want) {
+			t.Fail(Failure{Did: "3 clients connected; looked at the mappings of the server and its children",
+				Expected: fmt.Sprintf("process %d maps %s", pid, want), Got: fmt.Sprintf("%v", maps),
+				Hint:   "shm_open(\"/chatlab-<pid of the server>\", O_CREAT|O_EXCL|O_RDWR), ftruncate, then mmap(MAP_SHARED) in the server; each child maps the same object",
+				ByHand: fmt.Sprintf("grep /dev/shm /proc/%d/maps", pid)})
+		}
+	}
+	t.Logf("server %d and its 3 children map %s", s.proc.Pid, want)
+}
+
+func pids(ps []procfs.Stat) []int {
+	var out []int
+	for _, p := range ps {
+		out = append(out, p.Pid)
+	}
+	return out
+}
+
+// wchar reads the bytes a process has passed to write(2) and its kin.
+func wchar(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no wchar in /proc/%d/io", pid)
+}
+
+func testIndexOnly(t *T) {
+	const msgs, size = 100, 1000
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 4)
+	before, err := wchar(s.proc.Pid)
+	t.setup(err, "read /proc/PID/io")
+	text := strings.Repeat("z", size-4)
+	var b strings.Builder
+	for i := range msgs {
+		fmt.Fprintf(&b, "%03d %s\n", i, text)
+	}
+	s.send(c[0], b.String(), fmt.Sprintf("user1 sends %d messages of %d bytes", msgs, size))
+	for _, o := range c[1:] {
+		lines, err := o.ReadLines(msgs, 2*wait)
+		s.check(err, Failure{Did: "user1 sent 100 messages of 1000 bytes", Expected: o.Name + " receives them all",
+			Got: fmt.Sprintf("%d (%v)", len(lines), err), Hint: "relay every message"})
+	}
+	after, err := wchar(s.proc.Pid)
+	t.setup(err, "read /proc/PID/io")
+	relayed := int64(msgs * size * 3)
+	written := after - before
+	t.Logf("the parent wrote %d bytes while %d bytes of messages were relayed to 3 clients", written, relayed)
+	if written*10 > relayed {
+		t.Fail(Failure{Did: fmt.Sprintf("user1 sent %d messages of %d bytes to 3 others", msgs, size),
+			Expected: fmt.Sprintf("the parent writes under a tenth of the %d bytes relayed (index records only)", relayed),
+			Got:      fmt.Sprintf("it wrote %d bytes", written),
+			Hint:     "the sender's child puts the text in shared memory; the parent passes only the slot's index to the others, who copy the text out",
+			ByHand:   fmt.Sprintf("grep wchar /proc/%d/io before and after; strace -p %d -e trace=write", s.proc.Pid, s.proc.Pid)})
+	}
+}
+
+func testBurstChurn(t *T) {
+	const steady, each, churners, churnMsgs = 10, 1000, 4, 20
+	s := t.startServer(harness.Options{})
+	conns := s.join(nil, steady)
+	received := make([][]string, steady)
+	errs := make([]error, steady)
+	var wg sync.WaitGroup
+	// Each steady client reads until it has every message of the others, the
+	// churners' messages and their joins and leaves.
+	want := (steady-1)*each + churners*(churnMsgs+2)
+	for i, c := range conns {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			var b strings.Builder
+			for m := range each {
+				fmt.Fprintf(&b, "m%d\n", m)
+			}
+			c.Send(b.String())
+		}()
+		go func() {
+			defer wg.Done()
+			received[i], errs[i] = c.ReadLines(want, 6*wait)
+		}()
+	}
+	// Meanwhile clients come, speak and go, one after another.
+	for k := range churners {
+		id := steady + 1 + k
+		x := s.dial(fmt.Sprintf("user%d", id))
+		s.expect(x, "a client connected during the burst", "the first line is its welcome", fmt.Sprintf("* welcome user%d", id))
+		var b strings.Builder
+		for m := range churnMsgs {
+			fmt.Fprintf(&b, "c%d\n", m)
+		}
+		s.send(x, b.String(), "a client that joined mid-burst sends 20 messages")
+		x.Close()
+	}
+	wg.Wait()
+	did := fmt.Sprintf("%d clients sent %d messages each at once, while %d others joined, sent %d and left", steady, each, churners, churnMsgs)
+	for i, err := range errs {
+		s.check(err, Failure{Did: did, Expected: fmt.Sprintf("user%d receives %d lines", i+1, want),
+			Got:  fmt.Sprintf("%d lines, then: %v", len(received[i]), err),
+			Hint: "never drop a message: when no slot is free, stop reading from the sender until one is"})
+	}
+	for i, lines := range received {
+		next := map[int]int{}
+		for _, line := range lines {
+			if strings.HasPrefix(line, "* ") {
+				continue
+			}
+			var from, m int
+			var kind byte
+			if _, err := fmt.Sscanf(line, "user%d: %c%d", &from, &kind, &m); err != nil {
+				t.Fail(Failure{Did: did, Expected: "\"userN: mK\" lines", Got: strconv.Quote(abbrev(line)),
+					Hint: "a slot overwritten before every reader copied it delivers mixed or foreign text: free a slot only when all readers are done"})
+			}
+			if m != next[from] {
+				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d gets user%d's message %d next, exactly once", i+1, from, next[from]),
+					Got:  strconv.Quote(line),
+					Hint: "a slot reused too early repeats or skips messages: free a slot only when every reader has copied it, and read every index the pipe holds"})
+			}
+			next[from]++
+		}
+	}
+	for a := range steady {
+		for b := a + 1; b < steady; b++ {
+			keep := func(lines []string) []string {
+				return slices.DeleteFunc(slices.Clone(lines), func(l string) bool {
+					return strings.HasPrefix(l, fmt.Sprintf("user%d:", a+1)) || strings.HasPrefix(l, fmt.Sprintf("user%d:", b+1))
+				})
+			}
+			if d := wire.Diff(keep(received[a]), keep(received[b])); d != "" {
+				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d and user%d see the lines they both get in the same order", a+1, b+1),
+					Diff: firstLines(d, 30), Hint: "the parent must be the one sequencer, and relay in that order to every child"})
+			}
+		}
+	}
+	t.Logf("%d x %d messages with %d clients churning: exactly once, per-sender order, one common order", steady, each, churners)
+}
+
+func testSlowReader(t *T) {
+	s := t.startServer(harness.Options{})
+	sender := s.join(nil, 1)
+	slow := s.dial("slow")
+	slow.SetReadBuffer(4096)
+	s.next++
+	s.expect(sender[0], "a second client connected (it will never read)", "announce it", "* user2 joined")
+	fast := s.join([]*wire.Conn{sender[0]}, 1)
+	msg := strings.Repeat("s", 990)
+	kicked, sent := false, 0
+	for sent < 6000 && !kicked {
+		var b strings.Builder
+		for range 100 {
+			fmt.Fprintf(&b, "%04d %s\n", sent, msg)
+			sent++
+		}
+		s.send(sender[0], b.String(), "user1 sends 100 messages of 1000 bytes")
+		for got := sent - 100; got < sent; {
+			line, err := fast[0].ReadLine(wait)
+			s.check(err, Failure{Did: fmt.Sprintf("user1 sent %d messages; user2 never reads", sent),
+				Expected: fmt.Sprintf("user3 keeps receiving (message %d)", got),
+				Hint:     "one client that does not read must not stall the room: its child keeps copying into a bounded queue, and is kicked past it"})
+			if line == "* user2 kicked: too slow" {
+				kicked = true
+				continue
+			}
+			if line != fmt.Sprintf("user1: %04d %s", got, msg) {
+				t.Fail(Failure{Did: "user1 sent numbered messages", Expected: fmt.Sprintf("message %d", got), Got: strconv.Quote(abbrev(line)),
+					Hint: "relay every message once, in order"})
+			}
+			got++
+		}
+	}
+	if !kicked {
+		t.Fail(Failure{Did: fmt.Sprintf("user1 sent %d messages of 1000 bytes; user2 never read", sent),
+			Expected: "\"* user2 kicked: too slow\"", Got: "no kick",
+			Hint: "bound what is queued for a client (1 MiB): past it, reset its connection and tell the others"})
+	}
+	t.Logf("the non-reader was kicked after %d KB; the reader got every message", sent)
+}
+
+func testIdleTimeout(t *T) {
+	s := t.startServer(harness.Options{}, "-idle", "1s")
+	c := s.join(nil, 2)
+	idleSince := time.Now()
+	// user2 speaks every 200 ms (the scenario, not a synchronisation);
+	// user1 says nothing.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if c[1].Send(fmt.Sprintf("still here %d\n", i)) != nil {
+					return
+				}
+			}
+		}
+	}()
+	var got []string
+	for {
+		line, err := c[0].ReadLine(3 * time.Second)
+		s.check(err, Failure{Did: "started the server with -idle 1s; user1 stays silent, user2 speaks every 200 ms",
+			Expected: "user1 gets \"* user1 timed out\" within 2 s", Got: fmt.Sprintf("%v after %q", err, got),
+			Hint: "keep a timer per client in a list sorted by expiry; a periodic SIGALRM (setitimer) checks the head and drops the expired"})
+		if strings.HasPrefix(line, "user2: ") {
+			continue
+		}
+		got = append(got, line)
+		if line == "* user1 timed out" {
+			break
+		}
+		if line == "* user2 timed out" {
+			t.Fail(Failure{Did: "user2 spoke every 200 ms", Expected: "user2 is not timed out", Got: strconv.Quote(line),
+				Hint: "sending a message resets the sender's timer (adjust it in the list)"})
+		}
+	}
+	took := time.Since(idleSince)
+	if took > 2*time.Second {
+		t.Fail(Failure{Did: "-idle 1s; user1 silent", Expected: "timed out within 2 s", Got: took.String(),
+			Hint: "the SIGALRM tick must be at most a second apart"})
+	}
+	t.Check(c[0].ExpectClosed(wait), Failure{Did: "user1 timed out", Expected: "its connection closed",
+		Hint: "after telling everyone, close the idle client's connection"})
+	s.expect(c[1], "user1 timed out", "everyone is told, user2 too", "* user1 timed out")
+	t.Logf("user1 timed out after %v; user2, active, stayed", took.Round(time.Millisecond))
+}
