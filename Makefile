@@ -51,6 +51,8 @@ fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_server_$$d fixtures/broken/c/server.c || exit 1; done
 	for d in OK TURNS BUSY; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_client_$$d fixtures/broken/c/client.c || exit 1; done
+	for d in OK ONE_SLOT NO_UNLINK NO_TIMERS TEXT_IN_PIPES; do \
+		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_shmserver_$$d fixtures/broken/c/shmserver.c || exit 1; done
 	$(GO) build -o $(BIN)/fixtures/threads ./fixtures/broken/threads
 
 test: lint ## run every test, with the race detector

@@ -38,10 +38,11 @@ func buildAll(dir string) error {
 	}
 	for src, defects := range map[string][]string{
 		"server": {"OK", "SIGPIPE", "NO_REAP", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT"},
-		"client": {"OK", "TURNS", "BUSY"},
+		"client":    {"OK", "TURNS", "BUSY"},
+		"shmserver": {"OK", "ONE_SLOT", "NO_UNLINK", "NO_TIMERS", "TEXT_IN_PIPES"},
 	} {
 		for _, d := range defects {
-			name := "c_" + src + "_" + d
+			name := "c_" + src + "_" + d // c_server_OK, c_shmserver_NO_UNLINK, ...
 			out := filepath.Join(dir, name)
 			cmd := exec.Command("gcc", "-O2", "-DDEFECT_"+d, "-o", out, filepath.Join(root, "fixtures/broken/c", src+".c"))
 			if msg, err := cmd.CombinedOutput(); err != nil {
@@ -60,6 +61,7 @@ func grade(t *testing.T, cfg Config, lab, run string) map[string]Status {
 	t.Helper()
 	tests, err := Select(lab, run)
 	require.NoError(t, err)
+	shmBefore, _ := os.ReadDir("/dev/shm")
 	got := map[string]Status{}
 	for _, test := range tests {
 		r := Run(test, cfg, 1)
@@ -75,7 +77,15 @@ func grade(t *testing.T, cfg Config, lab, run string) map[string]Status {
 		assert.NotEmpty(t, f.Hint, "%s: the failure must give a hint", test.Name)
 		assert.NotContains(t, f.Hint, "grader bug", "%s: %s", test.Name, f.Got)
 	}
-	assertNothingLeft(t, append(slices.Clone(cfg.Server), cfg.Client...))
+	assertNothingLeft(t, slices.Concat(cfg.Server, cfg.Client, cfg.ShmServer))
+	// Shared memory objects outlive their processes: the grader must remove
+	// what the programs it killed left in /dev/shm.
+	shmAfter, _ := os.ReadDir("/dev/shm")
+	for _, e := range shmAfter {
+		if !slices.ContainsFunc(shmBefore, func(b os.DirEntry) bool { return b.Name() == e.Name() }) {
+			t.Errorf("left in /dev/shm: %s", e.Name())
+		}
+	}
 	return got
 }
 
@@ -142,6 +152,32 @@ func TestBrokenServersAreCaught(t *testing.T) {
 			got := grade(t, Config{Server: []string{bin[tc.prog]}}, "server", "")
 			assert.Equal(t, tc.want, got)
 			t.Logf("%s fails: %v", tc.prog, slices.Sorted(maps.Keys(got)))
+		})
+	}
+}
+
+func TestCShmServerPassesLab3(t *testing.T) {
+	got := grade(t, Config{ShmServer: []string{bin["c_shmserver_OK"]}}, "shm", "")
+	assert.Empty(t, got, "a correct lab 3 server in C must score full marks")
+}
+
+// TestBrokenShmServersAreCaught: each planted lab 3 bug fails exactly the
+// tests that target it. The seed's one-slot race corrupts text wherever
+// lines arrive faster than the readers copy them out.
+func TestBrokenShmServersAreCaught(t *testing.T) {
+	for _, tc := range []struct {
+		prog string
+		want map[string]Status
+	}{
+		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": Fail, "shm/long-lines": Fail, "shm/pipelined": Fail,
+			"shm/burst": Fail, "shm/burst-churn": Fail, "shm/slow-reader": Fail}},
+		{"c_shmserver_NO_UNLINK", map[string]Status{"shm/sigterm": Fail, "shm/sigint": Fail}},
+		{"c_shmserver_NO_TIMERS", map[string]Status{"shm/idle-timeout": Timeout}},
+		{"c_shmserver_TEXT_IN_PIPES", map[string]Status{"shm/index-only": Fail}},
+	} {
+		t.Run(tc.prog, func(t *testing.T) {
+			got := grade(t, Config{ShmServer: []string{bin[tc.prog]}}, "shm", "")
+			assert.Equal(t, tc.want, got)
 		})
 	}
 }

@@ -68,3 +68,21 @@ func Goodbye(fd int, out []byte, grace time.Duration) {
 	sockets.DiscardInput(fd)
 	unix.Close(fd)
 }
+
+// keepCap is the largest buffer Drop keeps for reuse once it is empty.
+const keepCap = 64 << 10
+
+// Drop removes the first n bytes of buf (they were written) and returns the
+// rest, in the same array: a server that reallocated its output buffer for
+// every line would leave garbage behind at every message, and its memory
+// would grow until the next collection. A buffer that grew past keepCap (a
+// backlog that has drained) is released instead.
+func Drop(buf []byte, n int) []byte {
+	if n >= len(buf) {
+		if cap(buf) > keepCap {
+			return nil
+		}
+		return buf[:0]
+	}
+	return buf[:copy(buf, buf[n:])]
+}

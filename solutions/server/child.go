@@ -100,10 +100,7 @@ func (c *child) run() int {
 			n, err := fdio.Write(childSockFd, c.out)
 			switch {
 			case err == nil:
-				c.out = c.out[n:]
-				if len(c.out) == 0 {
-					c.out = c.out[:0:0] // let a large backlog's array go
-				}
+				c.out = fdio.Drop(c.out, n)
 			case err != unix.EAGAIN: // EPIPE, ECONNRESET: the client is gone
 				return c.disconnect(reasonReset)
 			}
@@ -148,9 +145,8 @@ func (c *child) flushFrames() error {
 		if w != n { // cannot happen: a pipe write of at most PIPE_BUF is all or nothing
 			panic(fmt.Sprintf("partial write of %d of %d bytes to the fork-to-main pipe", w, n))
 		}
-		c.frames = c.frames[n:]
+		c.frames = fdio.Drop(c.frames, n)
 	}
-	c.frames = c.frames[:0]
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"chatlab/solutions/fdio"
 	"chatlab/solutions/procs"
 	"chatlab/solutions/protocol"
 	"chatlab/solutions/sockets"
@@ -350,10 +351,9 @@ func (s *server) flushAll() {
 				}
 				break
 			}
-			c.pending = c.pending[n:]
+			c.pending = fdio.Drop(c.pending, n)
 		}
 		if len(c.pending) == 0 {
-			c.pending = nil
 			if c.closing {
 				s.closeOut(c) // end of file: the child says goodbye and exits
 			}

@@ -130,10 +130,7 @@ func (c *child) run() int {
 			n, err := fdio.Write(childSockFd, c.out)
 			switch {
 			case err == nil:
-				c.out = c.out[n:]
-				if len(c.out) == 0 {
-					c.out = c.out[:0:0] // let a large backlog's array go
-				}
+				c.out = fdio.Drop(c.out, n)
 			case err != unix.EAGAIN:
 				return c.bye(byeReset)
 			}
@@ -245,9 +242,8 @@ func (c *child) flushUp() error {
 		if err != nil {
 			return err
 		}
-		c.up = c.up[w:] // all or nothing: n <= PIPE_BUF
+		c.up = fdio.Drop(c.up, w) // all or nothing: n <= PIPE_BUF
 	}
-	c.up = c.up[:0]
 	return nil
 }
 
