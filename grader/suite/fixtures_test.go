@@ -37,7 +37,7 @@ func buildAll(dir string) error {
 		bin[name] = path
 	}
 	for src, defects := range map[string][]string{
-		"server": {"OK", "SIGPIPE", "NO_REAP", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT"},
+		"server":    {"OK", "SIGPIPE", "NO_REAP", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT"},
 		"client":    {"OK", "TURNS", "BUSY"},
 		"shmserver": {"OK", "ONE_SLOT", "NO_UNLINK", "NO_TIMERS", "TEXT_IN_PIPES"},
 	} {

@@ -251,4 +251,3 @@ func pssKB(pid int) int64 {
 	}
 	return 0
 }
-
