@@ -70,6 +70,10 @@ func grade(t *testing.T, cfg Config, lab, run string) map[string]Status {
 		}
 		got[test.Name] = r.Status
 		f := r.Failure
+		if f != nil {
+			t.Logf("%s %s:\n did: %s\n expected: %s\n got: %s\n diff: %s\n notes: %q\n stderr: %s",
+				r.Status, test.Name, f.Did, f.Expected, f.Got, f.Diff, r.Notes, r.Stderr)
+		}
 		require.NotNil(t, f, "%s: a failure without a report", test.Name)
 		assert.NotEmpty(t, f.Did, "%s: the failure must say what was done", test.Name)
 		assert.NotEmpty(t, f.Expected+f.Diff, "%s: the failure must say what was expected", test.Name)

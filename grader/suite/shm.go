@@ -254,11 +254,13 @@ func testIdleTimeout(t *T) {
 		}
 	}()
 	var got []string
+	deadline := idleSince.Add(3 * time.Second) // idle + 1 s, and a second of slack
 	for {
-		line, err := c[0].ReadLine(3 * time.Second)
+		line, err := c[0].ReadLine(time.Until(deadline))
 		s.check(err, Failure{Did: "started the server with -idle 1s; user1 stays silent, user2 speaks every 200 ms",
-			Expected: "user1 gets \"* user1 timed out\" within 2 s", Got: fmt.Sprintf("%v after %q", err, got),
-			Hint: "keep a timer per client in a list sorted by expiry; a periodic SIGALRM (setitimer) checks the head and drops the expired"})
+			Expected: "user1 gets \"* user1 timed out\" within 2 s",
+			Got:      fmt.Sprintf("nothing of the kind within %v of its last activity (%v); it got %q", time.Since(idleSince).Round(100*time.Millisecond), err, got),
+			Hint:     "keep a timer per client in a list sorted by expiry; a periodic SIGALRM (setitimer) checks the head and drops the expired"})
 		if strings.HasPrefix(line, "user2: ") {
 			continue
 		}

@@ -102,6 +102,7 @@ func (c *child) run() int {
 			case err == nil:
 				c.out = fdio.Drop(c.out, n)
 			case err != unix.EAGAIN: // EPIPE, ECONNRESET: the client is gone
+				c.drainInput() // what it sent before it went is still relayed
 				return c.disconnect(reasonReset)
 			}
 		}
@@ -126,6 +127,21 @@ func (c *child) run() int {
 		if err := c.flushFrames(); err != nil {
 			return 0 // main has gone: nobody to serve for
 		}
+	}
+}
+
+// drainInput reads, without waiting, what the client sent before its
+// connection broke (a reset does not discard data that already arrived), so
+// that its last lines are relayed like any others.
+func (c *child) drainInput() {
+	for {
+		n, _ := fdio.Read(childSockFd, c.buf)
+		if n <= 0 {
+			return
+		}
+		c.split.Feed(c.buf[:n], func(msg []byte) {
+			c.frames = appendFrame(c.frames, frameData, c.id, msg)
+		})
 	}
 }
 

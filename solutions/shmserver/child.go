@@ -132,6 +132,7 @@ func (c *child) run() int {
 			case err == nil:
 				c.out = fdio.Drop(c.out, n)
 			case err != unix.EAGAIN:
+				c.drainInput() // what it sent before it went is still relayed
 				return c.bye(byeReset)
 			}
 		}
@@ -151,6 +152,19 @@ func (c *child) run() int {
 		if err := c.flushUp(); err != nil {
 			return 0 // the parent has gone
 		}
+	}
+}
+
+// drainInput reads, without waiting, what the client sent before its
+// connection broke (a reset does not discard data that already arrived), so
+// that its last lines are relayed like any others.
+func (c *child) drainInput() {
+	for {
+		n, _ := fdio.Read(childSockFd, c.buf)
+		if n <= 0 {
+			return
+		}
+		c.split.Feed(c.buf[:n], func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
 	}
 }
 
