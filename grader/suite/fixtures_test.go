@@ -174,7 +174,7 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 		want map[string]Status
 	}{
 		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": Fail, "shm/long-lines": Fail, "shm/pipelined": Fail,
-			"shm/burst": Fail, "shm/burst-churn": Fail, "shm/slow-reader": Fail}},
+			"shm/burst": Fail, "shm/burst-churn": Fail, "shm/slow-reader": Fail, "shm/killed-reader": Fail}},
 		{"c_shmserver_NO_UNLINK", map[string]Status{"shm/sigterm": Fail, "shm/sigint": Fail}},
 		{"c_shmserver_NO_TIMERS", map[string]Status{"shm/idle-timeout": Timeout}},
 		{"c_shmserver_TEXT_IN_PIPES", map[string]Status{"shm/index-only": Fail}},

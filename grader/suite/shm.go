@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"chatlab/grader/harness"
@@ -35,7 +36,46 @@ func shmTests() []*Test {
 			What: "a client that stops reading is kicked; the others get every message meanwhile", Run: testSlowReader},
 		&Test{Name: "shm/idle-timeout", Lab: "shm", Points: 4, Timeout: 20 * time.Second,
 			What: "with -idle 1s an idle client times out within 2 s; an active one does not", Run: testIdleTimeout},
+		&Test{Name: "shm/killed-reader", Lab: "shm", Points: 3, Timeout: 20 * time.Second,
+			What: "a reader killed while it holds slots releases them: the room goes on", Run: testKilledReader},
 	)
+}
+
+func testKilledReader(t *T) {
+	const msgs = 50 // more than any sane ring of slots per client
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	s.waitProcesses(3, "3 clients connected")
+	reader := s.childForNewest() // user3's
+	t.Check(syscall.Kill(reader.Pid, syscall.SIGSTOP), Failure{Did: "kill -STOP user3's child", Hint: "the child exited early"})
+	t.Logf("kill -STOP %d: user3's child can read nothing now", reader.Pid)
+	var b strings.Builder
+	for i := range msgs {
+		fmt.Fprintf(&b, "k%d\n", i)
+	}
+	s.send(c[0], b.String(), fmt.Sprintf("user1 sends %d messages while user3's child is stopped", msgs))
+	syscall.Kill(reader.Pid, syscall.SIGKILL)
+	t.Logf("kill -KILL %d", reader.Pid)
+	var want []string
+	for i := range msgs {
+		want = append(want, fmt.Sprintf("user1: k%d", i))
+	}
+	got, err := c[1].ReadLines(msgs+1, 2*wait)
+	got = slices.DeleteFunc(got, func(l string) bool { return l == "* user3 left" })
+	if err == nil && len(got) == msgs-1 { // "* user3 left" came last: read one more
+		var line string
+		line, err = c[1].ReadLine(wait)
+		got = append(got, line)
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fail(Failure{Did: fmt.Sprintf("user3's child was stopped, user1 sent %d messages, then user3's child was killed", msgs),
+			Expected: fmt.Sprintf("user2 gets all %d, and \"* user3 left\"", msgs), Got: fmt.Sprintf("%d lines (%v)", len(got), err),
+			Diff:     firstLines(wire.Diff(want, got), 20),
+			Hint:     "a slot waits for its readers; a reader that dies will never read it: when you reap a child, release every slot it still held",
+			ByHand:   "kill -STOP a child, send a burst from another client, kill -9 the child, and see whether the room goes on"})
+	}
+	s.noZombies("user3's child was killed")
+	t.Logf("user2 got all %d messages once user3's stopped child was killed", msgs)
 }
 
 func testShmMapping(t *T) {
