@@ -70,9 +70,9 @@ func testKilledReader(t *T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fail(Failure{Did: fmt.Sprintf("user3's child was stopped, user1 sent %d messages, then user3's child was killed", msgs),
 			Expected: fmt.Sprintf("user2 gets all %d, and \"* user3 left\"", msgs), Got: fmt.Sprintf("%d lines (%v)", len(got), err),
-			Diff:     firstLines(wire.Diff(want, got), 20),
-			Hint:     "a slot waits for its readers; a reader that dies will never read it: when you reap a child, release every slot it still held",
-			ByHand:   "kill -STOP a child, send a burst from another client, kill -9 the child, and see whether the room goes on"})
+			Diff:   firstLines(wire.Diff(want, got), 20),
+			Hint:   "a slot waits for its readers; a reader that dies will never read it: when you reap a child, release every slot it still held",
+			ByHand: "kill -STOP a child, send a burst from another client, kill -9 the child, and see whether the room goes on"})
 	}
 	s.noZombies("user3's child was killed")
 	t.Logf("user2 got all %d messages once user3's stopped child was killed", msgs)
