@@ -710,20 +710,27 @@ func testBurst(t *T) {
 			next[from]++
 		}
 	}
-	for a := range clients {
-		for b := a + 1; b < clients; b++ {
+	commonOrder(t, did, received, "one process must decide the order (the server's main process) and relay in that order to everyone")
+	t.Logf("%d x %d messages: complete, per-sender order, one common order", clients, each)
+}
+
+// commonOrder checks that any two clients (received[i] is what user i+1
+// read) got the lines they both received in the same order: the lines of
+// both, less their own messages, which neither gets back.
+func commonOrder(t *T, did string, received [][]string, hint string) {
+	for a := range received {
+		for b := a + 1; b < len(received); b++ {
 			keep := func(lines []string) []string {
 				return slices.DeleteFunc(slices.Clone(lines), func(l string) bool {
 					return strings.HasPrefix(l, fmt.Sprintf("user%d:", a+1)) || strings.HasPrefix(l, fmt.Sprintf("user%d:", b+1))
 				})
 			}
 			if d := wire.Diff(keep(received[a]), keep(received[b])); d != "" {
-				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d and user%d see the messages they both get in the same order", a+1, b+1),
-					Diff: firstLines(d, 30), Hint: "one process must decide the order (the server's main process) and relay in that order to everyone"})
+				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d and user%d see the lines they both get in the same order", a+1, b+1),
+					Diff: firstLines(d, 30), Hint: hint})
 			}
 		}
 	}
-	t.Logf("%d x %d messages: complete, per-sender order, one common order", clients, each)
 }
 
 func firstLines(s string, n int) string {

@@ -214,19 +214,7 @@ func testBurstChurn(t *T) {
 			next[from]++
 		}
 	}
-	for a := range steady {
-		for b := a + 1; b < steady; b++ {
-			keep := func(lines []string) []string {
-				return slices.DeleteFunc(slices.Clone(lines), func(l string) bool {
-					return strings.HasPrefix(l, fmt.Sprintf("user%d:", a+1)) || strings.HasPrefix(l, fmt.Sprintf("user%d:", b+1))
-				})
-			}
-			if d := wire.Diff(keep(received[a]), keep(received[b])); d != "" {
-				t.Fail(Failure{Did: did, Expected: fmt.Sprintf("user%d and user%d see the lines they both get in the same order", a+1, b+1),
-					Diff: firstLines(d, 30), Hint: "the parent must be the one sequencer, and relay in that order to every child"})
-			}
-		}
-	}
+	commonOrder(t, did, received, "the parent must be the one sequencer, and relay in that order to every child")
 	t.Logf("%d x %d messages with %d clients churning: exactly once, per-sender order, one common order", steady, each, churners)
 }
 
