@@ -193,6 +193,9 @@ func (p *Proc) Wait(timeout time.Duration) bool {
 	}
 }
 
+// Done is closed when the program has exited and been reaped.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
 // Exited reports whether the program has exited and been reaped.
 func (p *Proc) Exited() bool {
 	select {

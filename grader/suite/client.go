@@ -31,7 +31,7 @@ type session struct {
 func (t *T) startClient() *session {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	t.setup(err, "listen on loopback (the grader plays the server)")
-	defer l.Close()
+	defer l.Close() // a second Close after an early exit is harmless
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	argv := slices.Concat(t.cfg.Client, []string{"127.0.0.1", port})
 	r, w, err := os.Pipe()
@@ -49,8 +49,27 @@ func (t *T) startClient() *session {
 		}
 	})
 	t.mu.Unlock()
-	l.(*net.TCPListener).SetDeadline(time.Now().Add(wait))
-	s.server, err = l.Accept()
+	// The connection, or the client's exit, whichever comes first.
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	accepted := make(chan result, 1)
+	go func() {
+		l.(*net.TCPListener).SetDeadline(time.Now().Add(wait))
+		conn, err := l.Accept()
+		accepted <- result{conn, err}
+	}()
+	var got result
+	select {
+	case got = <-accepted:
+	case <-s.proc.Done():
+		l.Close() // ends the Accept
+		if got = <-accepted; got.err != nil {
+			got.err = fmt.Errorf("the client exited (%v) without connecting", s.proc.ExitState())
+		} // else it connected, then exited: the test goes on and sees
+	}
+	s.server, err = got.conn, got.err
 	t.Check(err, Failure{
 		Did:      "started " + s.cmd,
 		Expected: "a connection to 127.0.0.1 port " + port,

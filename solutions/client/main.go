@@ -96,6 +96,11 @@ func boolRank(b bool) int {
 // connectTo is socket(2) and connect(2) to one address, giving up after
 // connectTimeout: the connect runs non-blocking and poll waits for it.
 func connectTo(ap netip.AddrPort) (int, error) {
+	// TODO(lab1): create a TCP socket for ap's family (unix.Socket; SOCK_CLOEXEC), and connect
+	// it to ap (unix.Connect with a unix.SockaddrInet4 or SockaddrInet6). Give up after
+	// connectTimeout rather than hang: a non-blocking connect, then unix.Poll for
+	// POLLOUT, then getsockopt SO_ERROR. Return a blocking socket with TCP_NODELAY.
+	//lab:begin lab1
 	family := unix.AF_INET
 	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
 	if ap.Addr().Is6() {
@@ -139,11 +144,19 @@ func connectTo(ap netip.AddrPort) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+	//lab:else
+	// return -1, errors.New("TODO(lab1): socket and connect")
+	//lab:end
 }
 
 // chat runs the two jobs until the server closes the connection or standard
 // input ends, and returns the exit status.
 func chat(sock int) int {
+	// TODO(lab1): do both jobs at once with one unix.Poll over fd 0 (stdin) and sock, never
+	// busy-waiting: what the server sends goes to stdout (through a Sanitizer),
+	// what is typed goes to the server (writeAll). Server closed (read 0): say so on
+	// stderr, return 0. End of stdin: return 0 (the deferred close ends the connection).
+	//lab:begin lab1
 	defer unix.Close(sock)
 	var (
 		san Sanitizer
@@ -190,6 +203,11 @@ func chat(sock int) int {
 			}
 		}
 	}
+	//lab:else
+	// unix.Close(sock)
+	// fmt.Fprintln(os.Stderr, "chat_client: TODO(lab1): the poll loop")
+	// return 1
+	//lab:end
 }
 
 // read is read(2), retried on EINTR; a negative count becomes 0.

@@ -32,6 +32,10 @@ const (
 
 // Append appends the printable part of p to dst and returns it.
 func (s *Sanitizer) Append(dst, p []byte) []byte {
+	// TODO(lab1): copy p to dst, leaving out what a terminal would obey: ESC sequences
+	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8) and C0 controls
+	// but tab and newline. Keep the state in s: a sequence may span two reads.
+	//lab:begin lab1
 	for _, b := range p {
 		if b == '\n' {
 			s.state = sanGround
@@ -98,4 +102,7 @@ func (s *Sanitizer) Append(dst, p []byte) []byte {
 		}
 	}
 	return dst
+	//lab:else
+	// return append(dst, p...)
+	//lab:end
 }

@@ -193,11 +193,16 @@ func (c *child) readParent() (status int, done bool) {
 func (c *child) handle(r record) {
 	switch r.kind {
 	case recMsg:
+		// TODO(lab3): copy the message out of slot r.a (c.mem.get) into c.out as "userN: TEXT":
+		// the slot may be reused as soon as you acknowledge it (below).
+		//lab:begin lab3
 		sender, msg := c.mem.get(int(r.a))
 		if sender != int(r.c) { // cannot happen while slots are freed by acknowledgement
 			fmt.Fprintf(os.Stderr, "chat_server_shm: user%d: slot %d holds user%d's message, expected user%d's\n", c.id, r.a, sender, r.c)
 		}
 		c.out = protocol.AppendMessage(c.out, int(r.c), msg) // copied out: the slot may be freed
+		//lab:else
+		//lab:end
 		c.ack, c.acks = r.b, true
 	case recNotice:
 		id := int(r.b)

@@ -279,6 +279,10 @@ func (s *server) drop(c *client, kicked bool, why string) {
 // tick runs on SIGALRM: every client idle past -idle is told, with everyone
 // else, that it timed out, and is let go.
 func (s *server) tick() {
+	// TODO(lab3): on SIGALRM: for every timer that has expired (s.timers.expire), tell the
+	// client and everyone else "* userN timed out" (noticeTimedOut) and let it go
+	// (gone, closing; one fewer active client).
+	//lab:begin lab3
 	for _, t := range s.timers.expire(time.Now()) {
 		c := s.clients[t.id]
 		c.timer = nil
@@ -292,12 +296,19 @@ func (s *server) tick() {
 		s.active--
 		s.log.Printf("user%d timed out (idle for %v)", c.id, s.cfg.Idle)
 	}
+	//lab:else
+	//lab:end
 }
 
 // freeSlots frees every slot that no child can still read, and tells the
 // owners. A child blocks a message only if it was sent something it has not
 // acknowledged yet, and only messages newer than its acknowledgement.
 func (s *server) freeSlots() {
+	// TODO(lab3): free every slot no reading child can still need, oldest first in each ring,
+	// and send FREED(slot) to its owner. A child that was sent messages newer than it
+	// acknowledged still needs them; its ring's owner never reads its own. A ring with
+	// no owner and no slot in use goes back to s.free.
+	//lab:begin lab3
 	// reach: how far back a reading child may still read, as a distance
 	// from the newest message (0: only the newest). The one reaching back
 	// furthest binds; keep the two furthest, so that the owner of a ring can
@@ -341,6 +352,8 @@ func (s *server) freeSlots() {
 			s.free = append(s.free, r)
 		}
 	}
+	//lab:else
+	//lab:end
 }
 
 // flushDirty writes what is pending to each child that has some, as much as

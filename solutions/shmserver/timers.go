@@ -20,12 +20,17 @@ type timerList struct {
 
 // add inserts t in expiry order (after timers that expire at the same time).
 func (l *timerList) add(t *timer) {
+	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones); count it.
+	//lab:begin lab3
 	l.n++
 	at := l.tail
 	for at != nil && at.expire.After(t.expire) {
 		at = at.prev
 	}
 	l.insertAfter(t, at)
+	//lab:else
+	// l.n++
+	//lab:end
 }
 
 // insertAfter links t after at (at == nil: at the head).
@@ -63,6 +68,8 @@ func (l *timerList) remove(t *timer) {
 
 // adjust sets t's expiry to a later time and moves it back to its place.
 func (l *timerList) adjust(t *timer, expire time.Time) {
+	// TODO(lab3): set t's later expiry and move it back to its place in the list.
+	//lab:begin lab3
 	t.expire = expire
 	if t.next == nil || !t.next.expire.Before(expire) {
 		return // still in order
@@ -74,11 +81,16 @@ func (l *timerList) adjust(t *timer, expire time.Time) {
 		at = at.next
 	}
 	l.insertAfter(t, at)
+	//lab:else
+	// t.expire = expire
+	//lab:end
 }
 
 // expire removes the timers that expire at or before now and returns them,
 // earliest first.
 func (l *timerList) expire(now time.Time) []*timer {
+	// TODO(lab3): remove and return the timers at the head that expire at or before now.
+	//lab:begin lab3
 	var out []*timer
 	for l.head != nil && !l.head.expire.After(now) {
 		t := l.head
@@ -86,6 +98,9 @@ func (l *timerList) expire(now time.Time) []*timer {
 		out = append(out, t)
 	}
 	return out
+	//lab:else
+	// return nil
+	//lab:end
 }
 
 // len is the number of timers in the list.

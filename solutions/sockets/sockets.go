@@ -20,6 +20,10 @@ const SendBuffer = 64 << 10
 // Listen returns a listening, non-blocking, close-on-exec IPv4 socket bound
 // to addr:port, and the port it got (the kernel's choice for port 0).
 func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
+	// TODO(lab2): the socket, bind and listen of serveur.c: unix.Socket (AF_INET, SOCK_STREAM,
+	// non-blocking, close-on-exec), SO_REUSEADDR, unix.Bind to addr:port, unix.Listen.
+	// Return the port you got (unix.Getsockname): with port 0 the kernel picks one.
+	//lab:begin lab2
 	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, 0, fmt.Errorf("socket: %w", err)
@@ -43,6 +47,9 @@ func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
 		return -1, 0, fmt.Errorf("getsockname: %w", err)
 	}
 	return fd, sa.(*unix.SockaddrInet4).Port, nil
+	//lab:else
+	// return -1, 0, errors.New("TODO(lab2): socket, bind, listen")
+	//lab:end
 }
 
 // Accept accepts one connection from the non-blocking listening socket lfd.
@@ -50,6 +57,9 @@ func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
 // TCP_NODELAY: chat lines are small, and without it Nagle's algorithm and
 // delayed ACKs hold each one back for tens of milliseconds.
 func Accept(lfd int) (fd int, peer string, err error) {
+	// TODO(lab2): accept one connection with unix.Accept4 (SOCK_CLOEXEC: children must not inherit
+	// it by accident), then set TCP_NODELAY and SO_SNDBUF = SendBuffer on it.
+	//lab:begin lab2
 	fd, sa, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
 	if err != nil {
 		return -1, "", err
@@ -67,6 +77,9 @@ func Accept(lfd int) (fd int, peer string, err error) {
 		}
 	}
 	return fd, AddrString(sa), nil
+	//lab:else
+	// panic("TODO(lab2): accept")
+	//lab:end
 }
 
 // AddrString formats an IPv4 or IPv6 socket address as host:port.

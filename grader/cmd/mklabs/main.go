@@ -1,0 +1,198 @@
+// Command mklabs writes the students' skeletons, labs/, from the reference
+// solutions, solutions/. It is how labs/ is made; never edit labs/ by hand.
+//
+//	mklabs [-solutions DIR] [-labs DIR] [-fill lab1,lab2] [-check]
+//
+// In solutions/, the code students write stands between markers, below the
+// TODO comment they will see:
+//
+//	// TODO(lab2): what to do, which system calls, a hint.
+//	//lab:begin lab2
+//	... the reference code ...
+//	//lab:else
+//	// return -1, todo("lab2: create the listening socket")
+//	//lab:end
+//
+// In labs/, each region becomes its stub: the lines after //lab:else, with
+// their comment marks taken off, so that the skeleton compiles (and fails
+// its tests quickly, never hangs). -fill keeps the reference code of the
+// given labs instead, to check that filling a lab's TODOs raises its score.
+// Imports of chatlab/solutions/... become chatlab/labs/..., imports left
+// unused by a stub are dropped, and test files are not copied: the grader is
+// the students' test. -check compares what it would write with -labs and
+// fails on any difference.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/tools/imports"
+)
+
+func main() {
+	src := flag.String("solutions", "solutions", "the reference solutions")
+	dst := flag.String("labs", "labs", "where the skeletons go")
+	fill := flag.String("fill", "", "labs whose regions keep the reference code, e.g. lab1,lab2")
+	check := flag.Bool("check", false, "compare with -labs instead of writing it")
+	flag.Parse()
+	files, err := generate(*src, strings.Split(*fill, ","))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mklabs:", err)
+		os.Exit(1)
+	}
+	if *check {
+		if diffs := compare(*dst, files); len(diffs) > 0 {
+			fmt.Fprintf(os.Stderr, "mklabs: %s is not what the generator makes from %s (run make labs):\n  %s\n",
+				*dst, *src, strings.Join(diffs, "\n  "))
+			os.Exit(1)
+		}
+		return
+	}
+	if err := os.RemoveAll(*dst); err != nil {
+		fmt.Fprintln(os.Stderr, "mklabs:", err)
+		os.Exit(1)
+	}
+	for rel, b := range files {
+		path := filepath.Join(*dst, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mklabs:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// generate returns the skeleton files, by path relative to the labs folder.
+func generate(src string, fill []string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		out, err := skeleton(b, fill)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if out, err = imports.Process(rel, out, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: false}); err != nil {
+			return fmt.Errorf("%s: the skeleton does not parse: %w", path, err)
+		}
+		files[rel] = out
+		return nil
+	})
+	files["README.md"] = []byte(labsReadme)
+	return files, err
+}
+
+const labsReadme = `# labs: your code
+
+These are the skeletons you fill in: each ` + "`TODO(labN)`" + ` says what to write.
+Build and grade with ` + "`make grade`" + ` at the top of the kit.
+
+(Instructors: this folder is generated from solutions/ by ` + "`make labs`" + `; edit
+the solutions and regenerate. ` + "`make labs-check`" + ` fails when the two differ.)
+`
+
+// skeleton replaces the marked regions of one file.
+func skeleton(b []byte, fill []string) ([]byte, error) {
+	var out bytes.Buffer
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		trimmed := strings.TrimSpace(line)
+		if !strings.HasPrefix(trimmed, "//lab:begin") {
+			out.WriteString(strings.ReplaceAll(line, `"chatlab/solutions/`, `"chatlab/labs/`))
+			if i < len(lines)-1 {
+				out.WriteByte('\n')
+			}
+			continue
+		}
+		lab := strings.TrimSpace(strings.TrimPrefix(trimmed, "//lab:begin"))
+		if lab == "" {
+			return nil, fmt.Errorf("line %d: //lab:begin needs a lab", i+1)
+		}
+		var code, stub []string
+		inStub := false
+		j := i + 1
+		for ; j < len(lines); j++ {
+			t := strings.TrimSpace(lines[j])
+			if t == "//lab:end" {
+				break
+			}
+			if t == "//lab:else" {
+				inStub = true
+				continue
+			}
+			if strings.HasPrefix(t, "//lab:") {
+				return nil, fmt.Errorf("line %d: %s inside a region", j+1, t)
+			}
+			if inStub {
+				stub = append(stub, uncomment(lines[j]))
+			} else {
+				code = append(code, strings.ReplaceAll(lines[j], `"chatlab/solutions/`, `"chatlab/labs/`))
+			}
+		}
+		if j == len(lines) {
+			return nil, fmt.Errorf("line %d: //lab:begin without //lab:end", i+1)
+		}
+		keep := stub
+		if slices.Contains(fill, lab) {
+			keep = code
+		}
+		for _, l := range keep {
+			out.WriteString(l + "\n")
+		}
+		i = j
+	}
+	return out.Bytes(), nil
+}
+
+// uncomment takes the comment mark off a stub line, keeping its indent.
+func uncomment(line string) string {
+	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+	rest := strings.TrimPrefix(strings.TrimLeft(line, " \t"), "//")
+	return indent + strings.TrimPrefix(rest, " ")
+}
+
+// compare lists how dir differs from files.
+func compare(dir string, files map[string][]byte) []string {
+	var diffs []string
+	seen := map[string]bool{}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		seen[rel] = true
+		want, ok := files[rel]
+		if !ok {
+			diffs = append(diffs, rel+": not generated (remove it)")
+		} else if got, _ := os.ReadFile(path); !bytes.Equal(got, want) {
+			diffs = append(diffs, rel+": differs")
+		}
+		return nil
+	})
+	for rel := range files {
+		if !seen[rel] {
+			diffs = append(diffs, rel+": missing")
+		}
+	}
+	slices.Sort(diffs)
+	return diffs
+}

@@ -1,0 +1,60 @@
+// Command chat_server is lab 2's reference server: the "centralized chat"
+// design, one process per client and pipes between them.
+//
+//	chat_server [-port N] [-addr A] [-max-clients N] [-idle DURATION]
+//
+// The main process accepts connections and, for each client, starts a child
+// process that owns that client's socket. Children pass what their client
+// says to main through one shared fork-to-main pipe; main is the sequencer:
+// it relays every message, join and leave to the other children, each through
+// its own main-to-fork pipe, and each child writes to its own client.
+//
+// Go cannot fork() without exec: after fork only the calling thread exists in
+// the child, and the Go runtime's other threads (scheduler, garbage
+// collector) would be gone with their locks held. So where client.c/serveur.c
+// would call fork(), this server re-executes its own binary (/proc/self/exe)
+// with childEnv set, handing the child its socket and pipe ends as inherited
+// file descriptors 3, 4 and 5. See handouts/lab2-server.md.
+package main
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"strconv"
+
+	"chatlab/labs/protocol"
+)
+
+// childEnv marks a process started as a server child; its value is the id of
+// the client the child serves.
+const childEnv = "CHATLAB_SERVER_CHILD"
+
+// The file descriptors a child inherits (exec.Cmd.ExtraFiles[i] is fd 3+i).
+const (
+	childSockFd     = 3 // the client's socket
+	childToMainFd   = 4 // write end of the shared fork-to-main pipe
+	childFromMainFd = 5 // read end of this child's main-to-fork pipe
+)
+
+// maxBacklog bounds what is queued for one client that does not read: past
+// it, the client is kicked. It holds for a child's queue and for main's queue
+// towards a child alike.
+const maxBacklog = 1 << 20
+
+func main() {
+	if v, ok := os.LookupEnv(childEnv); ok {
+		id, err := strconv.Atoi(v)
+		if err != nil || id <= 0 {
+			fmt.Fprintf(os.Stderr, "chat_server: bad %s=%q\n", childEnv, v)
+			os.Exit(2)
+		}
+		os.Exit(runChild(id))
+	}
+	cfg := protocol.ParseServerFlags("chat_server", os.Args[1:], 0, "inactivity timeout (lab 3's; this server ignores it)")
+	logger := log.New(os.Stderr, "chat_server: ", log.LstdFlags|log.Lmicroseconds)
+	if err := serve(cfg, logger); err != nil {
+		logger.Print(err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,415 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"chatlab/labs/fdio"
+	"chatlab/labs/procs"
+	"chatlab/labs/protocol"
+	"chatlab/labs/sockets"
+
+	"golang.org/x/sys/unix"
+)
+
+// shutdownGrace is how long main waits, after SIGTERM or SIGINT, for its
+// children to say goodbye and exit before it kills them: the whole shutdown
+// stays under one second.
+const shutdownGrace = 900 * time.Millisecond
+
+// client is main's record of one client and the child that serves it, from
+// accept until the child is reaped.
+type client struct {
+	id      int
+	pid     int
+	peer    string
+	out     int    // write end of this child's main-to-fork pipe (non-blocking), -1 once closed
+	pending []byte // lines for the child that its pipe has not taken yet
+	gone    bool   // announced as gone: it is sent nothing more
+	closing bool   // close out once pending is written (shutdown)
+}
+
+// server is the state of the main process. Only the main loop touches it.
+type server struct {
+	log      *log.Logger
+	cfg      protocol.ServerConfig
+	prog     string // argv[0]'s base name, to name the children
+	listenFd int    // -1 once closed
+	sigFd    int    // read end of the signal self-pipe
+	fromKids int    // read end of the fork-to-main pipe (non-blocking)
+	toMain   *os.File
+	pipeCap  int // capacity of the fork-to-main pipe, in bytes
+
+	clients  map[int]*client // by id, until reaped
+	byPid    map[int]*client
+	active   int // clients not gone
+	nextID   int
+	paused   bool // accept stopped after EMFILE until a client leaves
+	stopping bool
+
+	dec     frameDecoder
+	readBuf []byte
+	line    []byte
+}
+
+// serve runs the main process until SIGTERM or SIGINT; it returns nil after a
+// clean shutdown and an error when the server cannot start or run.
+func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
+	// A write to a client that has gone must cost only that client; and if
+	// our own stderr is a pipe nobody reads any more, logging must not kill
+	// the server. Ignoring SIGPIPE turns both into EPIPE errors.
+	// TODO(lab2): a write to a client that has gone, or to a stderr nobody reads, must not kill
+	// the server: ignore SIGPIPE (writes then fail with EPIPE).
+	if err := procs.CloseInheritedOnExec(); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	// Main holds one pipe end per client, plus a socket for a moment at
+	// each accept.
+	if err := procs.CheckFdLimit(uint64(cfg.MaxClients)+32, fmt.Sprintf("-max-clients %d", cfg.MaxClients)); err != nil {
+		return err
+	}
+	s := &server{
+		log: logger, cfg: cfg, prog: filepath.Base(os.Args[0]),
+		clients: map[int]*client{}, byPid: map[int]*client{},
+		nextID: 1, readBuf: make([]byte, 64<<10),
+	}
+	var err error
+	if s.listenFd, cfg.Port, err = sockets.Listen(cfg.Addr, cfg.Port, unix.SOMAXCONN); err != nil {
+		return err
+	}
+	if s.sigFd, err = procs.SignalPipe(unix.SIGCHLD, unix.SIGTERM, unix.SIGINT); err != nil {
+		return err
+	}
+	r, w, err := procs.Pipe2()
+	if err != nil {
+		return err
+	}
+	s.fromKids = r
+	// Wrapped while still blocking, so the runtime never puts it in its
+	// poller; each child makes the shared write end non-blocking itself.
+	s.toMain = os.NewFile(uintptr(w), "fork-to-main pipe")
+	if err := unix.SetNonblock(r, true); err != nil {
+		return fmt.Errorf("fork-to-main pipe: %w", err)
+	}
+	if s.pipeCap, err = unix.FcntlInt(uintptr(r), unix.F_GETPIPE_SZ, 0); err != nil {
+		return fmt.Errorf("fork-to-main pipe: F_GETPIPE_SZ: %w", err)
+	}
+	logger.Printf("listening on %s:%d (pid %d, at most %d clients)", cfg.Addr, cfg.Port, os.Getpid(), cfg.MaxClients)
+	if cfg.Idle > 0 {
+		logger.Printf("-idle %v: inactivity timeouts are lab 3's; this server ignores them", cfg.Idle)
+	}
+	return s.loop()
+}
+
+// loop is the main process's event loop: one poll over the signal pipe, the
+// fork-to-main pipe, the listening socket and every child pipe that has
+// lines waiting. It returns when the server has shut down.
+func (s *server) loop() error {
+	var pfds []unix.PollFd
+	for {
+		pfds = pfds[:0]
+		pfds = append(pfds,
+			unix.PollFd{Fd: int32(s.sigFd), Events: unix.POLLIN},
+			unix.PollFd{Fd: int32(s.fromKids), Events: unix.POLLIN})
+		listening := !s.paused // index 2 is the listening socket only if so
+		if listening {
+			pfds = append(pfds, unix.PollFd{Fd: int32(s.listenFd), Events: unix.POLLIN})
+		}
+		for _, c := range s.clients {
+			if len(c.pending) > 0 && c.out >= 0 {
+				pfds = append(pfds, unix.PollFd{Fd: int32(c.out), Events: unix.POLLOUT})
+			}
+		}
+		if _, err := unix.Poll(pfds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return fmt.Errorf("poll: %w", err)
+		}
+		if pfds[1].Revents != 0 {
+			// One read per turn, then the lines go out: main never queues
+			// more for its children than one pipeful at a time.
+			if err := s.readFrames(len(s.readBuf)); err != nil {
+				return err
+			}
+		}
+		if pfds[0].Revents != 0 {
+			for _, sig := range procs.ReadSignals(s.sigFd) {
+				switch sig {
+				case unix.SIGCHLD:
+					if err := s.reap(); err != nil {
+						return err
+					}
+				case unix.SIGTERM, unix.SIGINT:
+					return s.shutdown(sig)
+				}
+			}
+		}
+		if listening && pfds[2].Revents != 0 {
+			s.acceptAll()
+		}
+		s.flushAll()
+	}
+}
+
+// readFrames reads the fork-to-main pipe until it is empty or limit bytes
+// have been read, and handles every whole frame.
+func (s *server) readFrames(limit int) error {
+	for total := 0; total < limit; {
+		n, err := unix.Read(s.fromKids, s.readBuf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN || n == 0 {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read fork-to-main pipe: %w", err)
+		}
+		total += n
+		if err := s.dec.decode(s.readBuf[:n], s.handleFrame); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handleFrame relays one frame from a child.
+func (s *server) handleFrame(f frame) {
+	c := s.clients[f.id]
+	if c == nil || c.gone || s.stopping {
+		return // a child kicked by main may still have had frames in flight
+	}
+	switch f.kind {
+	case frameData:
+		// TODO(lab2): relay the message as "userN: TEXT" to every client but its sender.
+	case frameDisconnected:
+		reason := reasonClosed
+		if len(f.payload) == 1 && int(f.payload[0]) < len(reasonText) {
+			reason = int(f.payload[0])
+		}
+		s.drop(c, reason == reasonSlow, reasonText[reason])
+	}
+}
+
+// broadcast queues line for every client but except (nil: everyone).
+func (s *server) broadcast(line []byte, except *client) {
+	if s.stopping {
+		return
+	}
+	for _, c := range s.clients {
+		if c != except && !c.gone {
+			c.pending = append(c.pending, line...)
+		}
+	}
+}
+
+// drop marks c as gone, tells the others, and closes its pipe: the child
+// needs nothing more from main. Its process is reaped on SIGCHLD.
+func (s *server) drop(c *client, kicked bool, why string) {
+	c.gone = true
+	s.active--
+	c.pending = nil
+	s.closeOut(c)
+	if kicked {
+		s.log.Printf("user%d kicked: too slow (%s)", c.id, why)
+		s.line = protocol.AppendKicked(s.line[:0], c.id)
+	} else {
+		s.log.Printf("user%d left (%s)", c.id, why)
+		s.line = protocol.AppendLeft(s.line[:0], c.id)
+	}
+	s.broadcast(s.line, c)
+}
+
+func (s *server) closeOut(c *client) {
+	if c.out >= 0 {
+		unix.Close(c.out)
+		c.out = -1
+	}
+}
+
+// reap collects every child that has exited (SIGCHLD says "one or more") and
+// announces those that left without saying so: killed, crashed.
+func (s *server) reap() error {
+	dead := procs.Reap()
+	if len(dead) == 0 {
+		return nil
+	}
+	// A dead child's last frames were in the pipe before it died; read a
+	// whole pipeful so they are handled before "left" is decided on.
+	if err := s.readFrames(s.pipeCap); err != nil {
+		return err
+	}
+	for _, e := range dead {
+		c := s.byPid[e.Pid]
+		if c == nil {
+			continue
+		}
+		if !c.gone {
+			s.drop(c, false, "its process "+e.Describe())
+		}
+		s.closeOut(c)
+		delete(s.byPid, e.Pid)
+		delete(s.clients, c.id)
+		s.paused = false
+	}
+	return nil
+}
+
+// acceptAll accepts the connections waiting on the listening socket (at
+// most a few dozen per turn, so a flood of connects cannot starve relaying).
+func (s *server) acceptAll() {
+	for range 64 {
+		fd, peer, err := sockets.Accept(s.listenFd)
+		switch {
+		case err == nil:
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+			continue
+		case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
+			errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM):
+			s.log.Printf("accept: %v; not accepting until a client leaves", err)
+			s.paused = true
+			return
+		default:
+			s.log.Printf("accept: %v", err)
+			return
+		}
+		if s.active >= s.cfg.MaxClients {
+			s.log.Printf("refused %s: server full (%d clients)", peer, s.active)
+			sockets.Refuse(fd, protocol.ServerFull)
+			continue
+		}
+		s.spawn(fd, peer)
+	}
+}
+
+// spawn starts the child that serves the client on socket fd: the fork()
+// of serveur.c, done as a re-exec of this binary. The child inherits the
+// socket as fd 3, the shared fork-to-main pipe as fd 4 and the read end of
+// its own main-to-fork pipe as fd 5; nothing else (all else is close-on-exec).
+func (s *server) spawn(fd int, peer string) {
+	id := s.nextID
+	s.nextID++ // ids are never reused, even when the child cannot start
+	sock := os.NewFile(uintptr(fd), "client socket")
+	defer sock.Close() // the child has its copy; main has no use for it
+	r, w, err := procs.Pipe2()
+	if err != nil {
+		s.log.Printf("user%d from %s: %v; connection closed", id, peer, err)
+		return
+	}
+	in := os.NewFile(uintptr(r), "main-to-fork pipe")
+	defer in.Close()
+	pid, err := procs.Spawn(procs.Child{
+		Name:  fmt.Sprintf("%s: user%d", s.prog, id),
+		Env:   childEnv + "=" + strconv.Itoa(id),
+		Files: []*os.File{sock, s.toMain, in},
+	})
+	if err != nil {
+		unix.Close(w)
+		s.log.Printf("user%d from %s: start child: %v; connection closed", id, peer, err)
+		return
+	}
+	if err := unix.SetNonblock(w, true); err != nil {
+		s.log.Printf("user%d: main-to-fork pipe: %v", id, err)
+	}
+	c := &client{id: id, pid: pid, peer: peer, out: w}
+	c.pending = protocol.AppendWelcome(c.pending, id)
+	s.line = protocol.AppendJoined(s.line[:0], id)
+	s.broadcast(s.line, nil)
+	s.clients[id] = c
+	s.byPid[pid] = c
+	s.active++
+	s.log.Printf("user%d connected from %s (pid %d, %d clients)", id, peer, pid, s.active)
+}
+
+// flushAll writes what is pending into each child's pipe, as much as each
+// takes without blocking. A child that has not emptied its pipe while a whole
+// backlog piled up behind it is stuck: main kills it rather than wait.
+func (s *server) flushAll() {
+	for _, c := range s.clients {
+		if c.out < 0 {
+			continue
+		}
+		for len(c.pending) > 0 {
+			n, err := unix.Write(c.out, c.pending)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				if err != unix.EAGAIN { // EPIPE: the child is dead; reap will tell
+					c.pending = nil
+					s.closeOut(c)
+				}
+				break
+			}
+			c.pending = fdio.Drop(c.pending, n)
+		}
+		if len(c.pending) == 0 {
+			if c.closing {
+				s.closeOut(c) // end of file: the child says goodbye and exits
+			}
+		} else if len(c.pending) > maxBacklog && !c.gone && !s.stopping {
+			unix.Kill(c.pid, unix.SIGKILL)
+			s.drop(c, true, fmt.Sprintf("its process took nothing from its pipe while %d bytes queued", maxBacklog))
+		}
+	}
+}
+
+// shutdown says goodbye to every client, lets the children flush and exit,
+// and reaps them all; it kills those that are not done in time.
+func (s *server) shutdown(sig syscall.Signal) error {
+	s.log.Printf("%s: shutting down (%d clients)", unix.SignalName(sig), s.active)
+	unix.Close(s.listenFd) // new connects are refused from now on
+	s.listenFd = -1
+	for _, c := range s.clients {
+		if !c.gone {
+			c.pending = append(c.pending, protocol.ServerShuttingDown...)
+		}
+		c.closing = true
+	}
+	s.stopping = true
+	deadline := time.Now().Add(shutdownGrace)
+	var pfds []unix.PollFd
+	for len(s.clients) > 0 {
+		s.flushAll()
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		pfds = append(pfds[:0],
+			unix.PollFd{Fd: int32(s.sigFd), Events: unix.POLLIN},
+			unix.PollFd{Fd: int32(s.fromKids), Events: unix.POLLIN})
+		for _, c := range s.clients {
+			if c.out >= 0 {
+				pfds = append(pfds, unix.PollFd{Fd: int32(c.out), Events: unix.POLLOUT})
+			}
+		}
+		if _, err := unix.Poll(pfds, int(left.Milliseconds())+1); err != nil && err != unix.EINTR {
+			return fmt.Errorf("poll: %w", err)
+		}
+		// Children still sending must not block on a full pipe: read and
+		// drop their frames.
+		if err := s.readFrames(s.pipeCap); err != nil {
+			return err
+		}
+		procs.ReadSignals(s.sigFd)
+		if err := s.reap(); err != nil {
+			return err
+		}
+	}
+	for _, c := range s.clients {
+		s.log.Printf("user%d: child %d did not exit in time; killing it", c.id, c.pid)
+		procs.KillAndReap(c.pid)
+		s.closeOut(c)
+	}
+	s.log.Printf("shut down; %d clients served", s.nextID-1)
+	return nil
+}

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"chatlab/labs/fdio"
+	"chatlab/labs/procs"
+	"chatlab/labs/protocol"
+	"chatlab/labs/sockets"
+
+	"golang.org/x/sys/unix"
+)
+
+// goodbyeGrace bounds how long a child, let go by the parent, keeps trying
+// to hand its last lines to a client that reads slowly.
+const goodbyeGrace = 400 * time.Millisecond
+
+// child is the state of one child: the process that serves one client.
+type child struct {
+	id   int
+	mem  *shm
+	free []int    // free slots of this child's ring
+	wait [][]byte // messages from the client waiting for a free slot
+	out  []byte   // lines for the client
+	up   []byte   // records for the parent
+	ack  uint32   // the newest message copied out and not yet acknowledged
+	acks bool
+	ep   int
+	evs  map[int]uint32 // the epoll events registered per fd
+	buf  []byte
+
+	split protocol.Splitter
+}
+
+// runChild serves client id with the slots of ring r until the client
+// leaves, is kicked, or the parent lets it go; it returns the exit status.
+// Like lab 2's children, it ignores SIGINT and SIGTERM: the parent decides
+// when the room closes, and a child's life is bound to its pipe.
+func runChild(id, r int) int {
+	signal.Ignore(unix.SIGPIPE, unix.SIGINT, unix.SIGTERM)
+	procs.SetComm(fmt.Sprintf("shm_user%d", id))
+	fail := func(what string, err error) int {
+		fmt.Fprintf(os.Stderr, "chat_server_shm: user%d: %s: %v (a child is started by the server, not by hand)\n", id, what, err)
+		return 1
+	}
+	for _, fd := range []int{childSockFd, childToParentFd, childFromParentFd} {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			return fail(fmt.Sprintf("fd %d", fd), err)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(childShmFd, &st); err != nil {
+		return fail("fstat shared memory", err)
+	}
+	mem, err := mapShm(childShmFd, int(st.Size))
+	if err != nil {
+		return fail("shared memory", err)
+	}
+	unix.Close(childShmFd) // the mapping stays
+	if (r+1)*ringSlots*slotSize > len(mem.mem) {
+		return fail("ring", fmt.Errorf("ring %d is outside the shared memory", r))
+	}
+	c := &child{id: id, mem: mem, evs: map[int]uint32{}, buf: make([]byte, 64<<10)}
+	for i := range ringSlots {
+		c.free = append(c.free, r*ringSlots+i)
+	}
+	if c.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fail("epoll_create1", err)
+	}
+	for _, fd := range []int{childSockFd, childFromParentFd, childToParentFd} {
+		if err := unix.EpollCtl(c.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Fd: int32(fd)}); err != nil {
+			return fail("epoll_ctl", err)
+		}
+	}
+	return c.run()
+}
+
+// want sets the epoll events for fd, if they changed.
+func (c *child) want(fd int, events uint32) {
+	if c.evs[fd] != events {
+		c.evs[fd] = events
+		unix.EpollCtl(c.ep, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
+	}
+}
+
+// run is the child's event loop.
+func (c *child) run() int {
+	events := make([]unix.EpollEvent, 4)
+	for {
+		var sock uint32
+		if len(c.wait) == 0 { // backpressure: read the client only when its messages have slots
+			sock |= unix.EPOLLIN
+		}
+		if len(c.out) > 0 {
+			sock |= unix.EPOLLOUT
+		}
+		c.want(childSockFd, sock)
+		c.want(childFromParentFd, unix.EPOLLIN)
+		var upEv uint32
+		if len(c.up) > 0 {
+			upEv = unix.EPOLLOUT
+		}
+		c.want(childToParentFd, upEv)
+
+		n, err := unix.EpollWait(c.ep, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "chat_server_shm: user%d: epoll_wait: %v\n", c.id, err)
+			return 1
+		}
+		var sockEv uint32
+		for _, ev := range events[:n] {
+			if int(ev.Fd) == childSockFd {
+				sockEv = ev.Events
+			}
+		}
+		// From the parent first: every record the pipe holds.
+		if status, done := c.readParent(); done {
+			return status
+		}
+		if len(c.out) > maxBacklog {
+			return c.bye(byeSlow)
+		}
+		if len(c.out) > 0 {
+			n, err := fdio.Write(childSockFd, c.out)
+			switch {
+			case err == nil:
+				c.out = fdio.Drop(c.out, n)
+			case err != unix.EAGAIN:
+				c.drainInput() // what it sent before it went is still relayed
+				return c.bye(byeReset)
+			}
+		}
+		if sockEv&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 && len(c.wait) == 0 {
+			n, err := fdio.Read(childSockFd, c.buf)
+			switch {
+			case n > 0:
+				c.split.Feed(c.buf[:n], func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
+			case err == unix.EAGAIN:
+			case err == nil:
+				return c.bye(byeClosed)
+			default:
+				return c.bye(byeReset)
+			}
+		}
+		c.place()
+		if err := c.flushUp(); err != nil {
+			return 0 // the parent has gone
+		}
+	}
+}
+
+// drainInput reads, without waiting, what the client sent before its
+// connection broke (a reset does not discard data that already arrived), so
+// that its last lines are relayed like any others.
+func (c *child) drainInput() {
+	for {
+		n, _ := fdio.Read(childSockFd, c.buf)
+		if n <= 0 {
+			return
+		}
+		c.split.Feed(c.buf[:n], func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
+	}
+}
+
+// readParent handles every record waiting in the pipe from the parent. It
+// reports done when the parent has closed the pipe (the child then has said
+// goodbye and its status is returned).
+func (c *child) readParent() (status int, done bool) {
+	for {
+		n, err := fdio.Read(childFromParentFd, c.buf[:len(c.buf)/recordSize*recordSize])
+		if err == unix.EAGAIN {
+			break
+		}
+		if n == 0 || err != nil { // end of file: the parent lets us go
+			c.ackNow()
+			c.flushUp()
+			fdio.Goodbye(childSockFd, c.out, goodbyeGrace)
+			return 0, true
+		}
+		eachRecord(c.buf[:n], c.handle)
+	}
+	c.ackNow()
+	return 0, false
+}
+
+// handle acts on one record from the parent.
+func (c *child) handle(r record) {
+	switch r.kind {
+	case recMsg:
+		// TODO(lab3): copy the message out of slot r.a (c.mem.get) into c.out as "userN: TEXT":
+		// the slot may be reused as soon as you acknowledge it (below).
+		c.ack, c.acks = r.b, true
+	case recNotice:
+		id := int(r.b)
+		switch r.a {
+		case noticeWelcome:
+			c.out = protocol.AppendWelcome(c.out, id)
+		case noticeJoined:
+			c.out = protocol.AppendJoined(c.out, id)
+		case noticeLeft:
+			c.out = protocol.AppendLeft(c.out, id)
+		case noticeKicked:
+			c.out = protocol.AppendKicked(c.out, id)
+		case noticeTimedOut:
+			c.out = protocol.AppendTimedOut(c.out, id)
+		case noticeShutdown:
+			c.out = append(c.out, protocol.ServerShuttingDown...)
+		}
+	case recFreed:
+		c.free = append(c.free, int(r.a))
+	}
+}
+
+// ackNow queues one acknowledgement for everything copied out so far.
+func (c *child) ackNow() {
+	if c.acks {
+		c.up = appendRecord(c.up, record{kind: recAck, a: c.ack})
+		c.acks = false
+	}
+}
+
+// place puts waiting messages into free slots, once each, and tells the
+// parent.
+func (c *child) place() {
+	for len(c.wait) > 0 && len(c.free) > 0 {
+		slot := c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		c.mem.put(slot, c.id, c.wait[0])
+		c.wait = c.wait[1:]
+		c.up = appendRecord(c.up, record{kind: recData, a: uint32(slot)})
+	}
+	if len(c.wait) == 0 {
+		c.wait = nil
+	}
+}
+
+// flushUp writes waiting records to the parent without blocking, at most
+// PIPE_BUF bytes of whole records at a time so each write is atomic. It
+// returns an error only when the parent has gone.
+func (c *child) flushUp() error {
+	for len(c.up) > 0 {
+		n := min(len(c.up), 4096)
+		w, err := fdio.Write(childToParentFd, c.up[:n])
+		if err == unix.EAGAIN {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.up = fdio.Drop(c.up, w) // all or nothing: n <= PIPE_BUF
+	}
+	return nil
+}
+
+// bye tells the parent why this client is gone (after all it sent before)
+// and closes the connection; a kicked client's is reset.
+//
+// A client may send its last lines and close at once (echo hi | nc -N):
+// those lines are relayed like any others. So a leaving child first waits
+// for slots for what it still holds, taking FREED records (and
+// acknowledging the messages it is sent meanwhile) until all is placed.
+func (c *child) bye(reason int) int {
+	if reason == byeSlow {
+		c.wait = nil // a kicked client's pending lines go with it
+	}
+	for c.place(); len(c.wait) > 0; c.place() {
+		if c.flushUp() != nil {
+			break
+		}
+		if len(c.up) > 0 {
+			fdio.Wait(childToParentFd, unix.POLLOUT, -1)
+			continue
+		}
+		fdio.Wait(childFromParentFd, unix.POLLIN, -1)
+		n, err := fdio.Read(childFromParentFd, c.buf[:len(c.buf)/recordSize*recordSize])
+		if err == unix.EAGAIN {
+			continue
+		}
+		if n == 0 || err != nil {
+			break // the parent has gone or let us go
+		}
+		eachRecord(c.buf[:n], c.handle)
+		c.out = c.out[:0] // nobody to write to any more
+		c.ackNow()
+	}
+	c.ackNow()
+	c.up = appendRecord(c.up, record{kind: recBye, a: uint32(reason)})
+	for len(c.up) > 0 {
+		if c.flushUp() != nil {
+			break
+		}
+		if len(c.up) > 0 {
+			fdio.Wait(childToParentFd, unix.POLLOUT, -1)
+		}
+	}
+	if reason == byeSlow {
+		sockets.AbortiveClose(childSockFd)
+	} else {
+		unix.Close(childSockFd)
+	}
+	return 0
+}

@@ -1,0 +1,74 @@
+package main
+
+import "time"
+
+// timer is one client's inactivity timer: a node of timerList.
+type timer struct {
+	expire     time.Time
+	id         int // the client it belongs to
+	prev, next *timer
+}
+
+// timerList is the textbook lst_timer: the timers of all clients in a doubly
+// linked list sorted by expiry time, earliest first. A tick only has to look
+// at the head; adding is linear, adjusting moves a timer towards the tail
+// (expiry only ever grows), removing is constant time.
+type timerList struct {
+	head, tail *timer
+	n          int
+}
+
+// add inserts t in expiry order (after timers that expire at the same time).
+func (l *timerList) add(t *timer) {
+	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones); count it.
+	l.n++
+}
+
+// insertAfter links t after at (at == nil: at the head).
+func (l *timerList) insertAfter(t, at *timer) {
+	t.prev = at
+	if at == nil {
+		t.next = l.head
+		l.head = t
+	} else {
+		t.next = at.next
+		at.next = t
+	}
+	if t.next != nil {
+		t.next.prev = t
+	} else {
+		l.tail = t
+	}
+}
+
+// remove unlinks t.
+func (l *timerList) remove(t *timer) {
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		l.head = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	} else {
+		l.tail = t.prev
+	}
+	t.prev, t.next = nil, nil
+	l.n--
+}
+
+// adjust sets t's expiry to a later time and moves it back to its place.
+func (l *timerList) adjust(t *timer, expire time.Time) {
+	// TODO(lab3): set t's later expiry and move it back to its place in the list.
+	t.expire = expire
+}
+
+// expire removes the timers that expire at or before now and returns them,
+// earliest first.
+func (l *timerList) expire(now time.Time) []*timer {
+	// TODO(lab3): remove and return the timers at the head that expire at or before now.
+	return nil
+}
+
+// len is the number of timers in the list.
+func (l *timerList) len() int { return l.n }
