@@ -8,7 +8,7 @@ PORT    ?= 5015
 SERVER_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures labs labs-check
+.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -39,6 +39,20 @@ grade: ## build your programs in labs/ and grade them (LAB=client, server or shm
 	$(GO) build -o $(BIN)/lab_server_shm ./labs/shmserver
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
 	$(BIN)/grade -lab $(LAB) -server $(BIN)/lab_server -shm-server $(BIN)/lab_server_shm -client $(BIN)/lab_client $(GRADE_FLAGS)
+
+DIST ?= dist
+KIT := $(DIST)/kit/chatlab
+
+handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, handouts, reference binaries; no solution source
+	rm -rf $(DIST)/kit && mkdir -p $(KIT)/bin
+	cp go.mod go.sum $(KIT)/
+	cp grader/kit/Makefile grader/kit/README.md $(KIT)/
+	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/kit' labs grader handouts | tar -x -C $(KIT)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_ref ./solutions/server
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm_ref ./solutions/shmserver
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_client_ref ./solutions/client
+	tar -C $(DIST)/kit -czf $(DIST)/chatlab-student.tar.gz chatlab
+	@echo "$(DIST)/chatlab-student.tar.gz: $$(du -h $(DIST)/chatlab-student.tar.gz | cut -f1)"
 
 labs: ## regenerate the skeletons in labs/ from solutions/ (instructors)
 	$(GO) run ./grader/cmd/mklabs -solutions solutions -labs labs
