@@ -8,7 +8,7 @@ PORT    ?= 5015
 SERVER_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout
+.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -53,6 +53,13 @@ handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, han
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_client_ref ./solutions/client
 	tar -C $(DIST)/kit -czf $(DIST)/chatlab-student.tar.gz chatlab
 	@echo "$(DIST)/chatlab-student.tar.gz: $$(du -h $(DIST)/chatlab-student.tar.gz | cut -f1)"
+
+gradescope: handout ## build dist/gradescope.zip: setup.sh, run_autograder and the kit, for a Gradescope programming assignment
+	rm -rf $(DIST)/gradescope $(DIST)/gradescope.zip && mkdir -p $(DIST)/gradescope
+	cp grader/kit/gradescope/setup.sh grader/kit/gradescope/run_autograder $(DIST)/gradescope/
+	cp -r $(KIT) $(DIST)/gradescope/kit
+	cd $(DIST)/gradescope && zip -qr $(abspath $(DIST))/gradescope.zip .
+	@echo "$(DIST)/gradescope.zip: $$(du -h $(DIST)/gradescope.zip | cut -f1)"
 
 labs: ## regenerate the skeletons in labs/ from solutions/ (instructors)
 	$(GO) run ./grader/cmd/mklabs -solutions solutions -labs labs

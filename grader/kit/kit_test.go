@@ -2,6 +2,7 @@
 package kit_test
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -100,4 +101,84 @@ func TestHandout(t *testing.T) {
 	assert.Equal(t, 2, grade.ProcessState.ExitCode(), "make grade exits 2 when grade exits 1:\n%s", out)
 	assert.Contains(t, string(out), "lab client    2/20")
 	assert.Contains(t, string(out), "TODO(lab1)")
+}
+
+// TestGradescope runs run_autograder from the zip in a fake /autograder for
+// four submissions: the reference code, the untouched skeletons, one that
+// does not compile, and one with nothing in it. Each must leave a valid
+// results.json that says what happened.
+func TestGradescope(t *testing.T) {
+	dist, err := os.MkdirTemp("", "chatlab-gs-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dist) })
+	require.NoError(t, os.Chmod(dist, 0o755))
+	out, err := exec.Command("make", "-s", "-C", root, "gradescope", "DIST="+dist).CombinedOutput()
+	require.NoError(t, err, "make gradescope:\n%s", out)
+
+	absRoot, _ := filepath.Abs(root)
+	for _, sub := range []struct {
+		name    string
+		prepare func(t *testing.T, dir string) // fills the submission folder
+		check   func(t *testing.T, r gsResults)
+	}{
+		{"reference", func(t *testing.T, dir string) {
+			cmd := exec.Command("go", "run", "./grader/cmd/mklabs", "-fill", "lab1,lab2,lab3", "-labs", filepath.Join(dir, "labs"))
+			cmd.Dir = absRoot
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		}, func(t *testing.T, r gsResults) {
+			assert.Equal(t, 121.0, r.Score)
+		}},
+		{"skeletons", func(t *testing.T, dir string) {
+			out, err := exec.Command("cp", "-r", filepath.Join(absRoot, "labs"), filepath.Join(dir, "labs")).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		}, func(t *testing.T, r gsResults) {
+			assert.Less(t, r.Score, 10.0)
+			assert.Len(t, r.Tests, 45)
+		}},
+		{"does-not-compile", func(t *testing.T, dir string) {
+			out, err := exec.Command("cp", "-r", filepath.Join(absRoot, "labs"), filepath.Join(dir, "labs")).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			f := filepath.Join(dir, "labs", "client", "main.go")
+			b, _ := os.ReadFile(f)
+			require.NoError(t, os.WriteFile(f, append(b, []byte("\nfunc broken( {\n")...), 0o644))
+		}, func(t *testing.T, r gsResults) {
+			assert.Len(t, r.Tests, 45)
+			assert.Contains(t, r.Tests[0].Output, "it did not build")
+			assert.Contains(t, r.Tests[0].Output, "main.go")
+		}},
+		{"empty", func(t *testing.T, dir string) {}, func(t *testing.T, r gsResults) {
+			assert.Equal(t, 0.0, r.Score)
+			assert.Contains(t, r.Output, "no Go files")
+		}},
+	} {
+		t.Run(sub.name, func(t *testing.T) {
+			fake := filepath.Join(dist, "fake-"+sub.name)
+			require.NoError(t, os.MkdirAll(filepath.Join(fake, "source"), 0o755))
+			require.NoError(t, os.MkdirAll(filepath.Join(fake, "submission"), 0o755))
+			out, err := exec.Command("unzip", "-q", filepath.Join(dist, "gradescope.zip"), "-d", filepath.Join(fake, "source")).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			sub.prepare(t, filepath.Join(fake, "submission"))
+			run := exec.Command("bash", filepath.Join(fake, "source", "run_autograder"))
+			run.Env = append(os.Environ(), "AUTOGRADER_ROOT="+fake)
+			out, err = run.CombinedOutput()
+			require.NoError(t, err, "run_autograder:\n%s", out)
+			b, err := os.ReadFile(filepath.Join(fake, "results", "results.json"))
+			require.NoError(t, err, "run_autograder wrote no results.json:\n%s", out)
+			var r gsResults
+			require.NoError(t, json.Unmarshal(b, &r), "results.json is not valid JSON:\n%s", b)
+			t.Logf("%s: score %v, %d tests", sub.name, r.Score, len(r.Tests))
+			sub.check(t, r)
+		})
+	}
+}
+
+type gsResults struct {
+	Score  float64 `json:"score"`
+	Output string  `json:"output"`
+	Tests  []struct {
+		Name   string  `json:"name"`
+		Score  float64 `json:"score"`
+		Output string  `json:"output"`
+	} `json:"tests"`
 }

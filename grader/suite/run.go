@@ -73,6 +73,17 @@ type Result struct {
 	Stderr  string   // the end of the first program's stderr, on failure
 }
 
+// NotBuilt is the result of a test whose program did not build: failed,
+// with the compiler's output.
+func NotBuilt(test *Test, compilerOutput string) Result {
+	return Result{Test: test, Status: Fail, Runs: 0, Failed: 1, Failure: &Failure{
+		Did:      "built the program for lab " + test.Lab,
+		Expected: "it compiles",
+		Got:      "it did not build:\n" + strings.TrimSpace(compilerOutput),
+		Hint:     "fix the first compiler error above (go build ./labs/...), then grade again",
+	}}
+}
+
 // Run runs test repeat times (stopping at the first failure) under cfg, each
 // time within the test's own deadline, and cleans up every process and
 // connection each run made, whatever happened.
