@@ -294,7 +294,7 @@ func (p *Proc) KillTree() []procfs.Stat {
 		// With the program gone, its orphans are ours (or init's if we are
 		// not a subreaper): kill and reap the ones we know of, and any other
 		// orphan that is not a program we started.
-		reapOrphans(p.related)
+		reapOrphans(p.Pid, p.related)
 		for _, path := range shm {
 			os.Remove(path)
 		}
@@ -331,33 +331,57 @@ func (p *Proc) NoteShm() []string {
 }
 
 // reapOrphans kills and reaps this process's children that are orphans of
-// programs under test: descendants seen before (same pid and start time), or
-// any child outside this process's own group that Start did not start (every
-// program under test gets a group of its own, and its descendants keep it or
-// leave for another). Helpers this process runs itself, such as go build,
-// stay in its group and are left alone.
-func reapOrphans(known map[int]uint64) {
-	self, group := os.Getpid(), unix.Getpgrp()
+// one program's tree: descendants seen before (same pid and start time), and
+// processes still in the program's own process group (Start gives each
+// program a group of its own). Orphans of other trees are left to their own
+// KillTree, so that programs graded side by side cannot hide each other's
+// leftovers; SweepOrphans takes whatever is left at the end.
+func reapOrphans(group int, known map[int]uint64) {
 	for range 100 {
-		kids, _ := procfs.Children(self)
+		kids, _ := procfs.Children(os.Getpid())
+		found := false
+		for _, k := range kids {
+			start, seen := known[k.Pid]
+			if (seen && start == k.Start) || (!seen && k.PGrp == group) {
+				found = true
+				killAndReap(k.Pid)
+			}
+		}
+		if !found {
+			return
+		}
+	}
+}
+
+// SweepOrphans kills and reaps every child of this process that is not a
+// program started by Start and still running: orphans that escaped both
+// their group and notice (a double fork into a new session). Call it once
+// grading is over; it leaves this process's own helpers (go build, in its
+// process group) alone.
+func SweepOrphans() {
+	group := unix.Getpgrp()
+	for range 100 {
+		kids, _ := procfs.Children(os.Getpid())
 		found := false
 		for _, k := range kids {
 			live.Lock()
 			ours := live.pids[k.Pid]
 			live.Unlock()
-			start, seen := known[k.Pid]
-			if ours || (seen && start != k.Start) || (!seen && k.PGrp == group) {
-				continue
-			}
-			found = true
-			unix.Kill(k.Pid, unix.SIGKILL)
-			for {
-				if _, err := unix.Wait4(k.Pid, nil, 0, nil); err != unix.EINTR {
-					break
-				}
+			if !ours && k.PGrp != group {
+				found = true
+				killAndReap(k.Pid)
 			}
 		}
 		if !found {
+			return
+		}
+	}
+}
+
+func killAndReap(pid int) {
+	unix.Kill(pid, unix.SIGKILL)
+	for {
+		if _, err := unix.Wait4(pid, nil, 0, nil); err != unix.EINTR {
 			return
 		}
 	}

@@ -4,6 +4,7 @@
 //
 //	grade [-lab all|client|server|shm] [-server CMD] [-client CMD] [-run REGEX]
 //	      [-repeat N] [-v] [-json FILE] [-gradescope FILE] [-autolab]
+//	grade -batch DIR [-out DIR] [-jobs N]   (instructors: a folder per student)
 //
 // Exit status: 0 when every selected test passed, 1 when any failed, 2 when
 // grading could not run (bad usage, a program that cannot be started).
@@ -19,6 +20,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +48,9 @@ func run() int {
 	autolab := fs.Bool("autolab", false, "print Autolab's {\"scores\": ...} line last")
 	budget := fs.Duration("budget", 10*time.Minute, "time for the whole run; tests not started by then are NOT RUN")
 	unprivileged := fs.Bool("unprivileged", true, "when run as root, run the programs under test as user nobody")
+	batch := fs.String("batch", "", "grade every submission folder under `DIR` (one per student) and write a gradebook")
+	batchOut := fs.String("out", "grades", "with -batch: where gradebook.csv and the students' records go")
+	jobs := fs.Int("jobs", max(1, runtime.NumCPU()/2), "with -batch: submissions graded at once")
 	notBuilt := map[string]string{}
 	fs.Func("not-built", "`LAB=FILE`: LAB's program did not build; FILE holds the compiler's output (its tests fail with it)", func(v string) error {
 		lab, file, ok := strings.Cut(v, "=")
@@ -85,6 +90,18 @@ func run() int {
 	}
 
 	var cfg suite.Config
+	if *batch != "" {
+		if os.Geteuid() == 0 && *unprivileged {
+			cred, err := nobody()
+			if err != nil {
+				return usage("%v (or run with -unprivileged=false)", err)
+			}
+			cfg.Credential = cred
+		}
+		code := runBatch(*batch, *batchOut, *jobs, tests, cfg)
+		harness.SweepOrphans()
+		return code
+	}
 	for _, need := range []struct {
 		lab, flag string
 		cmd       string
@@ -176,6 +193,7 @@ func run() int {
 	if *autolab {
 		fmt.Println(report.Autolab(results))
 	}
+	harness.SweepOrphans()
 	for _, r := range results {
 		if r.Status != suite.Pass {
 			return 1

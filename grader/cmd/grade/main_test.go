@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -167,3 +169,70 @@ func TestRepeat(t *testing.T) {
 	assert.Equal(t, 0, status)
 	assert.Contains(t, out, "(3 runs)")
 }
+
+// TestBatch grades a folder of five submissions, two at a time, and checks
+// the gradebook: the reference code, the untouched skeletons, two broken
+// variants of the reference, and one that does not compile.
+func TestBatch(t *testing.T) {
+	subs, err := os.MkdirTemp("", "chatlab-subs-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(subs) })
+	require.NoError(t, os.Chmod(subs, 0o755))
+	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
+	filled := func(name string) string {
+		dir := filepath.Join(subs, name, "labs")
+		cmd := exec.Command("go", "run", "./grader/cmd/mklabs", "-fill", "lab1,lab2,lab3", "-labs", dir)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return dir
+	}
+	edit := func(path, old, new string) {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Contains(t, string(b), old)
+		require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644))
+	}
+	filled("ada")
+	out, err := exec.Command("cp", "-r", filepath.Join(root, "labs"), filepath.Join(subs, "bea")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	edit(filepath.Join(filled("cyd"), "server", "mainproc.go"), "signal.Ignore(unix.SIGPIPE)", "signal.Reset(unix.SIGPIPE)")
+	edit(filepath.Join(filled("dan"), "server", "mainproc.go"), "if c != except && !c.gone {", "if !c.gone {")
+	edit(filepath.Join(filled("eve"), "client", "main.go"), "func main() {", "func main() { undefined()")
+
+	gradebook := filepath.Join(subs, "out")
+	stdout, stderr, status := grade(t, "-batch", subs, "-out", gradebook, "-jobs", "2")
+	require.Equal(t, 0, status, "%s\n%s", stdout, stderr)
+	f, err := os.Open(filepath.Join(gradebook, "gradebook.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 6, "a header and a row per student")
+	header := rows[0]
+	zero := map[string][]string{} // student -> the tests that scored nothing
+	total := map[string]string{}
+	note := map[string]string{}
+	for _, row := range rows[1:] {
+		for i, cell := range row[1 : len(row)-3] {
+			if cell == "0" {
+				zero[row[0]] = append(zero[row[0]], header[i+1])
+			}
+		}
+		total[row[0]], note[row[0]] = row[len(row)-3], row[len(row)-1]
+	}
+	t.Logf("totals: %v", total)
+	assert.Equal(t, "121", total["ada"])
+	assert.Empty(t, zero["ada"])
+	assert.Less(t, atoi(total["bea"]), 10)
+	assert.Equal(t, []string{"server/sigpipe-stdio"}, zero["cyd"])
+	assert.Equal(t, []string{"server/relay", "server/no-echo", "server/sigpipe-reset", "server/sigpipe-stdio", "server/burst"}, zero["dan"])
+	assert.Len(t, zero["eve"], 9, "every client test fails")
+	assert.Contains(t, note["eve"], "client does not build")
+	assert.Contains(t, note["eve"], "undefined")
+	for _, name := range []string{"ada", "bea", "cyd", "dan", "eve"} {
+		assert.FileExists(t, filepath.Join(gradebook, name+".json"))
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"chatlab/grader/report"
+	"chatlab/grader/suite"
+
+	"golang.org/x/sys/unix"
+)
+
+// labPackages are the folders of labs/ a submission may provide.
+var labPackages = []string{"client", "server", "shmserver", "protocol", "sockets", "procs", "fdio"}
+
+// programs are what a submission builds, and the lab each serves.
+var programs = []struct{ pkg, lab string }{{"client", "client"}, {"server", "server"}, {"shmserver", "shm"}}
+
+// student is one submission's outcome.
+type student struct {
+	name    string
+	results []suite.Result
+	note    string
+	elapsed time.Duration
+}
+
+// runBatch grades every submission folder under dir (a folder per student,
+// holding labs/ or the folders of labs/ themselves), jobs at a time, and
+// writes outDir/gradebook.csv and one outDir/NAME.json per student.
+func runBatch(dir, outDir string, jobs int, tests []*suite.Test, cfg suite.Config) int {
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "grade -batch:", err)
+		return 2
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "grade -batch:", err)
+		return 2
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(os.Stderr, "grade -batch: no submission folders in %s\n", dir)
+		return 2
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "grade -batch:", err)
+		return 2
+	}
+	students := make([]student, len(names))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	tty := isTerminal(2)
+	for range max(jobs, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				start := time.Now()
+				st := gradeSubmission(root, filepath.Join(dir, names[i]), tests, cfg)
+				st.name, st.elapsed = names[i], time.Since(start)
+				students[i] = st
+				if err := report.WriteJSON(filepath.Join(outDir, names[i]+".json"), report.NewRecord(start, st.results)); err != nil {
+					fmt.Fprintln(os.Stderr, "grade -batch:", err)
+				}
+				mu.Lock()
+				done++
+				score, max := report.Totals(st.results)
+				progress(tty, done, len(names), fmt.Sprintf("%s: %d/%d in %v %s", names[i], score, max, st.elapsed.Round(100*time.Millisecond), st.note))
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range names {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if tty {
+		fmt.Fprintln(os.Stderr)
+	}
+	path := filepath.Join(outDir, "gradebook.csv")
+	if err := writeGradebook(path, tests, students); err != nil {
+		fmt.Fprintln(os.Stderr, "grade -batch:", err)
+		return 2
+	}
+	fmt.Printf("graded %d submissions: %s\n", len(names), path)
+	return 0
+}
+
+// progress shows how far the batch is: a bar redrawn in place on a
+// terminal, a line per submission otherwise.
+func progress(tty bool, done, total int, last string) {
+	if !tty {
+		fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", done, total, last)
+		return
+	}
+	const width = 30
+	bar := strings.Repeat("#", done*width/total) + strings.Repeat(".", width-done*width/total)
+	fmt.Fprintf(os.Stderr, "\r\033[K[%s] %d/%d  %s", bar, done, total, last)
+}
+
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// gradeSubmission builds one submission over the kit's skeletons in a copy
+// of the module and runs the tests; a program that does not build fails its
+// lab's tests with the compiler's output.
+func gradeSubmission(root, sub string, tests []*suite.Test, cfg suite.Config) student {
+	var st student
+	tmp, err := os.MkdirTemp("", "chatlab-batch-")
+	if err != nil {
+		st.note = err.Error()
+		return st
+	}
+	defer os.RemoveAll(tmp)
+	os.Chmod(tmp, 0o755) // the programs run as nobody
+	if err := copyModule(root, sub, tmp); err != nil {
+		st.note = "could not read the submission: " + err.Error()
+	}
+	notBuilt := map[string]string{}
+	bins := map[string]string{}
+	for _, p := range programs {
+		out := filepath.Join(tmp, "lab_"+p.pkg)
+		cmd := exec.Command("go", "build", "-o", out, "./labs/"+p.pkg)
+		cmd.Dir = tmp
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			notBuilt[p.lab] = string(msg) // a broken shared package breaks each build that uses it
+			st.note = strings.TrimSpace(st.note + " " + p.pkg + " does not build: " + firstLine(string(msg)))
+		}
+		bins[p.pkg] = out
+	}
+	cfg.Client, cfg.Server, cfg.ShmServer = []string{bins["client"]}, []string{bins["server"]}, []string{bins["shmserver"]}
+	for _, t := range tests {
+		if msg, ok := notBuilt[t.Lab]; ok {
+			st.results = append(st.results, suite.NotBuilt(t, msg))
+			continue
+		}
+		st.results = append(st.results, suite.Run(t, cfg, 1))
+	}
+	return st
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return l
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// copyModule makes dst a copy of the module at root with the submission's
+// lab files over the skeletons: go.mod, go.sum, labs/ (the .go files of the
+// known packages only: a submission cannot bring tests or other code).
+func copyModule(root, sub, dst string) error {
+	for _, f := range []string{"go.mod", "go.sum"} {
+		if err := copyFile(filepath.Join(root, f), filepath.Join(dst, f)); err != nil {
+			return err
+		}
+	}
+	take := func(from string) error {
+		return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			rel, _ := filepath.Rel(from, path)
+			if !slices.Contains(labPackages, strings.Split(rel, string(filepath.Separator))[0]) {
+				return nil
+			}
+			return copyFile(path, filepath.Join(dst, "labs", rel))
+		})
+	}
+	if err := take(filepath.Join(root, "labs")); err != nil {
+		return err
+	}
+	if st, err := os.Stat(filepath.Join(sub, "labs")); err == nil && st.IsDir() {
+		sub = filepath.Join(sub, "labs")
+	}
+	return take(sub)
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
+}
+
+// moduleRoot finds the kit: the folder, from here up, whose go.mod is
+// chatlab's and that has labs/.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(b), "module chatlab") {
+			if _, err := os.Stat(filepath.Join(dir, "labs")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run it inside the kit (a folder with chatlab's go.mod and labs/)")
+		}
+		dir = parent
+	}
+}
+
+// writeGradebook writes one row per student: a column per test, the total,
+// and a note (what did not build).
+func writeGradebook(path string, tests []*suite.Test, students []student) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	header := []string{"student"}
+	for _, t := range tests {
+		header = append(header, t.Name)
+	}
+	header = append(header, "total", "max", "note")
+	w.Write(header)
+	for _, st := range students {
+		row := []string{st.name}
+		byName := map[string]suite.Result{}
+		for _, r := range st.results {
+			byName[r.Test.Name] = r
+		}
+		for _, t := range tests {
+			row = append(row, strconv.Itoa(byName[t.Name].Score))
+		}
+		score, max := report.Totals(st.results)
+		row = append(row, strconv.Itoa(score), strconv.Itoa(max), st.note)
+		w.Write(row)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
