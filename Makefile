@@ -51,6 +51,8 @@ handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, han
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_ref ./solutions/server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm_ref ./solutions/shmserver
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_client_ref ./solutions/client
+	mkdir -p $(KIT)/.github/workflows
+	$(GO) run ./grader/cmd/grade -classroom > $(KIT)/.github/workflows/classroom.yml
 	tar -C $(DIST)/kit -czf $(DIST)/chatlab-student.tar.gz chatlab
 	@echo "$(DIST)/chatlab-student.tar.gz: $$(du -h $(DIST)/chatlab-student.tar.gz | cut -f1)"
 

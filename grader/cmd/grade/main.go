@@ -50,6 +50,7 @@ func run() int {
 	unprivileged := fs.Bool("unprivileged", true, "when run as root, run the programs under test as user nobody")
 	batch := fs.String("batch", "", "grade every submission folder under `DIR` (one per student) and write a gradebook")
 	batchOut := fs.String("out", "grades", "with -batch: where gradebook.csv and the students' records go")
+	classroom := fs.Bool("classroom", false, "print a GitHub Classroom workflow (classroom.yml) for the grader's tests, and exit")
 	jobs := fs.Int("jobs", max(1, runtime.NumCPU()/2), "with -batch: submissions graded at once")
 	notBuilt := map[string]string{}
 	fs.Func("not-built", "`LAB=FILE`: LAB's program did not build; FILE holds the compiler's output (its tests fail with it)", func(v string) error {
@@ -77,6 +78,10 @@ func run() int {
 	}
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	if *classroom {
+		fmt.Print(report.Classroom())
+		return 0
 	}
 	if *repeat < 1 {
 		return usage("-repeat %d: must be at least 1", *repeat)

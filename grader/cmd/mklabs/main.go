@@ -33,6 +33,8 @@ import (
 	"slices"
 	"strings"
 
+	"chatlab/grader/report"
+
 	"golang.org/x/tools/imports"
 )
 
@@ -41,7 +43,14 @@ func main() {
 	dst := flag.String("labs", "labs", "where the skeletons go")
 	fill := flag.String("fill", "", "labs whose regions keep the reference code, e.g. lab1,lab2")
 	check := flag.Bool("check", false, "compare with -labs instead of writing it")
+	handouts := flag.String("handouts", "handouts", "the handouts whose grading tables are regenerated (empty: none)")
 	flag.Parse()
+	if *handouts != "" {
+		if err := gradingTables(*handouts, *check); err != nil {
+			fmt.Fprintln(os.Stderr, "mklabs:", err)
+			os.Exit(1)
+		}
+	}
 	files, err := generate(*src, strings.Split(*fill, ","))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mklabs:", err)
@@ -69,6 +78,53 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// The grading table of a lab stands in its handout between these lines;
+// mklabs rewrites what is between them from the grader's test list.
+const (
+	tableBegin = "<!-- grading table: "
+	tableEnd   = "<!-- end of grading table -->"
+)
+
+// gradingTables regenerates (or, with check, verifies) the grading tables
+// in the Markdown files of dir.
+func gradingTables(dir string, check bool) error {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.md"))
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var out []string
+		lines := strings.Split(string(b), "\n")
+		for i := 0; i < len(lines); i++ {
+			out = append(out, lines[i])
+			lab, ok := strings.CutPrefix(lines[i], tableBegin)
+			if !ok {
+				continue
+			}
+			lab = strings.TrimSuffix(strings.TrimSpace(lab), "-->")
+			out = append(out, strings.Split(strings.TrimRight(report.Table(strings.TrimSpace(lab)), "\n"), "\n")...)
+			for i++; i < len(lines) && lines[i] != tableEnd; i++ {
+			}
+			if i == len(lines) {
+				return fmt.Errorf("%s: %s%s without %s", path, tableBegin, lab, tableEnd)
+			}
+			out = append(out, tableEnd)
+		}
+		updated := strings.Join(out, "\n")
+		if updated == string(b) {
+			continue
+		}
+		if check {
+			return fmt.Errorf("%s: its grading table is not the grader's (run make labs)", path)
+		}
+		if err := os.WriteFile(path, []byte(updated), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // generate returns the skeleton files, by path relative to the labs folder.

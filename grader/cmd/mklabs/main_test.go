@@ -31,6 +31,14 @@ func TestLabsAreGenerated(t *testing.T) {
 	}
 }
 
+// TestHandoutTables: each handout's grading table is the grader's.
+func TestHandoutTables(t *testing.T) {
+	require.NoError(t, gradingTables(filepath.Join(root, "handouts"), true))
+	b, err := os.ReadFile(filepath.Join(root, "handouts", "lab3-shm.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), report.Table("shm"))
+}
+
 func TestSkeletonRegions(t *testing.T) {
 	src := []byte("package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\t//lab:begin lab9\n\treturn 42\n\t//lab:else\n\t// return 0\n\t//lab:end\n}\n")
 	got, err := skeleton(src, nil)
