@@ -86,3 +86,17 @@ func Drop(buf []byte, n int) []byte {
 	}
 	return buf[:copy(buf, buf[n:])]
 }
+
+// ReadAvailable reads what fd already holds, without waiting, and hands each
+// chunk to fn: what a client sent before its connection broke (a reset does
+// not discard data that already arrived), so its last lines are still
+// relayed.
+func ReadAvailable(fd int, buf []byte, fn func([]byte)) {
+	for {
+		n, _ := Read(fd, buf)
+		if n <= 0 {
+			return
+		}
+		fn(buf[:n])
+	}
+}

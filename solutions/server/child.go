@@ -130,19 +130,14 @@ func (c *child) run() int {
 	}
 }
 
-// drainInput reads, without waiting, what the client sent before its
-// connection broke (a reset does not discard data that already arrived), so
-// that its last lines are relayed like any others.
+// drainInput feeds the splitter what the client sent before its connection
+// broke, so its last lines are relayed like any others.
 func (c *child) drainInput() {
-	for {
-		n, _ := fdio.Read(childSockFd, c.buf)
-		if n <= 0 {
-			return
-		}
-		c.split.Feed(c.buf[:n], func(msg []byte) {
+	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) {
+		c.split.Feed(p, func(msg []byte) {
 			c.frames = appendFrame(c.frames, frameData, c.id, msg)
 		})
-	}
+	})
 }
 
 // flushFrames writes waiting frames into the fork-to-main pipe without

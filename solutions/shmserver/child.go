@@ -155,17 +155,12 @@ func (c *child) run() int {
 	}
 }
 
-// drainInput reads, without waiting, what the client sent before its
-// connection broke (a reset does not discard data that already arrived), so
-// that its last lines are relayed like any others.
+// drainInput feeds the splitter what the client sent before its connection
+// broke, so its last lines are relayed like any others.
 func (c *child) drainInput() {
-	for {
-		n, _ := fdio.Read(childSockFd, c.buf)
-		if n <= 0 {
-			return
-		}
-		c.split.Feed(c.buf[:n], func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
-	}
+	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) {
+		c.split.Feed(p, func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
+	})
 }
 
 // readParent handles every record waiting in the pipe from the parent. It
