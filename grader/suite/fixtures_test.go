@@ -192,17 +192,34 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 		prog string
 		want map[string]Status
 	}{
-		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": Fail, "shm/long-lines": Fail, "shm/pipelined": Fail,
-			"shm/burst": Fail, "shm/burst-churn": Fail, "shm/slow-reader": Fail, "shm/killed-reader": Fail}},
+		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": racy, "shm/long-lines": racy, "shm/pipelined": racy,
+			"shm/burst": racy, "shm/burst-churn": racy, "shm/slow-reader": racy, "shm/killed-reader": racy}},
 		{"c_shmserver_NO_UNLINK", map[string]Status{"shm/sigterm": Fail, "shm/sigint": Fail}},
 		{"c_shmserver_NO_TIMERS", map[string]Status{"shm/idle-timeout": Timeout}},
 		{"c_shmserver_TEXT_IN_PIPES", map[string]Status{"shm/index-only": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
 			got := grade(t, Config{ShmServer: []string{bin[tc.prog]}}, "shm", "")
-			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.want, settle(tc.want, got))
 		})
 	}
+}
+
+// racy stands for FAIL or TIMEOUT: a race corrupts some lines (FAIL) or
+// loses them, so that a wait runs out (TIMEOUT); which, varies from run to
+// run. Which tests fail does not.
+const racy Status = "FAIL or TIMEOUT"
+
+// settle returns got with the statuses that want accepts as racy written as
+// racy, so that the two compare exactly otherwise.
+func settle(want, got map[string]Status) map[string]Status {
+	out := maps.Clone(got)
+	for name, st := range got {
+		if want[name] == racy && (st == Fail || st == Timeout) {
+			out[name] = racy
+		}
+	}
+	return out
 }
 
 func TestBrokenClientsAreCaught(t *testing.T) {

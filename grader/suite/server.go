@@ -170,10 +170,12 @@ func (s *server) expect(c *wire.Conn, did, hint string, want ...string) {
 	})
 }
 
+// quoteLines quotes lines for a report, long ones shortened (the diff
+// below shows them whole where they differ).
 func quoteLines(lines []string) string {
 	var q []string
 	for _, l := range lines {
-		q = append(q, strconv.Quote(l))
+		q = append(q, strconv.Quote(abbrev(l)))
 	}
 	return strings.Join(q, ", ")
 }
