@@ -100,7 +100,7 @@ func connectTo(ap netip.AddrPort) (int, error) {
 	// it to ap (unix.Connect with a unix.SockaddrInet4 or SockaddrInet6). Give up after
 	// connectTimeout rather than hang: a non-blocking connect, then unix.Poll for
 	// POLLOUT, then getsockopt SO_ERROR. Return a blocking socket with TCP_NODELAY.
-	//lab:begin lab1
+	//lab:begin lab1 1
 	family := unix.AF_INET
 	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
 	if ap.Addr().Is6() {
@@ -156,7 +156,7 @@ func chat(sock int) int {
 	// busy-waiting: what the server sends goes to stdout (through a Sanitizer),
 	// what is typed goes to the server (writeAll). Server closed (read 0): say so on
 	// stderr, return 0. End of stdin: return 0 (the deferred close ends the connection).
-	//lab:begin lab1
+	//lab:begin lab1 2
 	defer unix.Close(sock)
 	var (
 		san Sanitizer

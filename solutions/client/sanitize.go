@@ -35,7 +35,7 @@ func (s *Sanitizer) Append(dst, p []byte) []byte {
 	// TODO(lab1): copy p to dst, leaving out what a terminal would obey: ESC sequences
 	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8) and C0 controls
 	// but tab and newline. Keep the state in s: a sequence may span two reads.
-	//lab:begin lab1
+	//lab:begin lab1 3
 	for _, b := range p {
 		if b == '\n' {
 			s.state = sanGround

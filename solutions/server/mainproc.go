@@ -67,7 +67,7 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 	// the server. Ignoring SIGPIPE turns both into EPIPE errors.
 	// TODO(lab2): a write to a client that has gone, or to a stderr nobody reads, must not kill
 	// the server: ignore SIGPIPE (writes then fail with EPIPE).
-	//lab:begin lab2
+	//lab:begin lab2 7
 	signal.Ignore(unix.SIGPIPE)
 	//lab:else
 	//lab:end
@@ -194,7 +194,7 @@ func (s *server) handleFrame(f frame) {
 	switch f.kind {
 	case frameData:
 		// TODO(lab2): relay the message as "userN: TEXT" to every client but its sender.
-		//lab:begin lab2
+		//lab:begin lab2 5
 		s.line = protocol.AppendMessage(s.line[:0], f.id, f.payload)
 		s.broadcast(s.line, c)
 		//lab:else

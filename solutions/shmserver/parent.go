@@ -282,7 +282,7 @@ func (s *server) tick() {
 	// TODO(lab3): on SIGALRM: for every timer that has expired (s.timers.expire), tell the
 	// client and everyone else "* userN timed out" (noticeTimedOut) and let it go
 	// (gone, closing; one fewer active client).
-	//lab:begin lab3
+	//lab:begin lab3 7
 	for _, t := range s.timers.expire(time.Now()) {
 		c := s.clients[t.id]
 		c.timer = nil
@@ -308,7 +308,7 @@ func (s *server) freeSlots() {
 	// and send FREED(slot) to its owner. A child that was sent messages newer than it
 	// acknowledged still needs them; its ring's owner never reads its own. A ring with
 	// no owner and no slot in use goes back to s.free.
-	//lab:begin lab3
+	//lab:begin lab3 3
 	// reach: how far back a reading child may still read, as a distance
 	// from the newest message (0: only the newest). The one reaching back
 	// furthest binds; keep the two furthest, so that the owner of a ring can

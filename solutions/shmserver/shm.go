@@ -39,7 +39,7 @@ func createShm(name string, rings int) (*shm, *os.File, error) {
 	// O_CREAT|O_EXCL|O_RDWR|O_CLOEXEC (the shm_open of C), unix.Ftruncate to
 	// rings*ringSlots*slotSize bytes, then mapShm. On any error, unlink it again.
 	// Return the mapping (with its name set) and the fd as an *os.File for children.
-	//lab:begin lab3
+	//lab:begin lab3 1
 	path := "/dev/shm/" + name
 	fd, err := unix.Open(path, unix.O_CREAT|unix.O_EXCL|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {

@@ -21,7 +21,7 @@ type timerList struct {
 // add inserts t in expiry order (after timers that expire at the same time).
 func (l *timerList) add(t *timer) {
 	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones); count it.
-	//lab:begin lab3
+	//lab:begin lab3 4
 	l.n++
 	at := l.tail
 	for at != nil && at.expire.After(t.expire) {
@@ -69,7 +69,7 @@ func (l *timerList) remove(t *timer) {
 // adjust sets t's expiry to a later time and moves it back to its place.
 func (l *timerList) adjust(t *timer, expire time.Time) {
 	// TODO(lab3): set t's later expiry and move it back to its place in the list.
-	//lab:begin lab3
+	//lab:begin lab3 5
 	t.expire = expire
 	if t.next == nil || !t.next.expire.Before(expire) {
 		return // still in order
@@ -90,7 +90,7 @@ func (l *timerList) adjust(t *timer, expire time.Time) {
 // earliest first.
 func (l *timerList) expire(now time.Time) []*timer {
 	// TODO(lab3): remove and return the timers at the head that expire at or before now.
-	//lab:begin lab3
+	//lab:begin lab3 6
 	var out []*timer
 	for l.head != nil && !l.head.expire.After(now) {
 		t := l.head

@@ -23,7 +23,7 @@ func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
 	// TODO(lab2): the socket, bind and listen of serveur.c: unix.Socket (AF_INET, SOCK_STREAM,
 	// non-blocking, close-on-exec), SO_REUSEADDR, unix.Bind to addr:port, unix.Listen.
 	// Return the port you got (unix.Getsockname): with port 0 the kernel picks one.
-	//lab:begin lab2
+	//lab:begin lab2 1
 	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, 0, fmt.Errorf("socket: %w", err)
@@ -59,7 +59,7 @@ func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
 func Accept(lfd int) (fd int, peer string, err error) {
 	// TODO(lab2): accept one connection with unix.Accept4 (SOCK_CLOEXEC: children must not inherit
 	// it by accident), then set TCP_NODELAY and SO_SNDBUF = SendBuffer on it.
-	//lab:begin lab2
+	//lab:begin lab2 2
 	fd, sa, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
 	if err != nil {
 		return -1, "", err

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"chatlab/grader/report"
@@ -46,7 +47,11 @@ func main() {
 	handouts := flag.String("handouts", "handouts", "the handouts whose grading tables are regenerated (empty: none)")
 	flag.Parse()
 	if *handouts != "" {
-		if err := gradingTables(*handouts, *check); err != nil {
+		tasks, err := todoTasks(*src)
+		if err == nil {
+			err = generatedSections(*handouts, *check, tasks)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "mklabs:", err)
 			os.Exit(1)
 		}
@@ -80,16 +85,81 @@ func main() {
 	}
 }
 
-// The grading table of a lab stands in its handout between these lines;
-// mklabs rewrites what is between them from the grader's test list.
-const (
-	tableBegin = "<!-- grading table: "
-	tableEnd   = "<!-- end of grading table -->"
-)
+// Sections of the handouts that mklabs writes: a lab's grading table, from
+// the grader's test list, and its tasks, from the TODO comments of the
+// solutions. Each stands between a begin line naming the lab and an end line.
+var sections = []struct{ begin, end string }{
+	{"<!-- grading table: ", "<!-- end of grading table -->"},
+	{"<!-- tasks: ", "<!-- end of tasks -->"},
+}
 
-// gradingTables regenerates (or, with check, verifies) the grading tables
-// in the Markdown files of dir.
-func gradingTables(dir string, check bool) error {
+// todoTasks returns, by lab, a numbered Markdown list of the TODOs of the
+// solutions' marked regions: where each is and what it asks.
+func todoTasks(src string) (map[string]string, error) {
+	type task struct {
+		step int
+		line string
+	}
+	byLab := map[string][]task{}
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		lines := strings.Split(string(b), "\n")
+		fn := ""
+		for i, l := range lines {
+			if strings.HasPrefix(l, "func ") {
+				fn = strings.TrimSuffix(strings.TrimPrefix(l, "func "), " {")
+				if k := strings.Index(fn, "("); k == 0 { // a method: keep its name
+					fn = fn[strings.Index(fn, ")")+2:]
+				}
+				fn = fn[:strings.IndexAny(fn+"(", "(")]
+			}
+			t := strings.TrimSpace(l)
+			if !strings.HasPrefix(t, "//lab:begin ") {
+				continue
+			}
+			fields := strings.Fields(strings.TrimPrefix(t, "//lab:begin "))
+			lab, step := fields[0], 1000
+			if len(fields) > 1 {
+				step, _ = strconv.Atoi(fields[1])
+			}
+			var text []string // the comment lines just above, from the TODO on
+			for j := i - 1; j >= 0; j-- {
+				c := strings.TrimSpace(lines[j])
+				if !strings.HasPrefix(c, "//") {
+					break
+				}
+				text = append([]string{strings.TrimSpace(strings.TrimPrefix(c, "//"))}, text...)
+				if strings.HasPrefix(c, "// TODO(") {
+					break
+				}
+			}
+			todo := strings.TrimSpace(strings.TrimPrefix(strings.Join(text, " "), "TODO("+lab+"):"))
+			byLab[lab] = append(byLab[lab], task{step, fmt.Sprintf("`labs/%s`, `%s`: %s", filepath.ToSlash(rel), fn, todo)})
+		}
+		return nil
+	})
+	out := map[string]string{}
+	for lab, tasks := range byLab {
+		slices.SortStableFunc(tasks, func(a, b task) int { return a.step - b.step })
+		var b strings.Builder
+		for i, t := range tasks {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, t.line)
+		}
+		out[lab] = b.String()
+	}
+	return out, err
+}
+
+// generatedSections regenerates (or, with check, verifies) the generated
+// sections of the Markdown files of dir.
+func generatedSections(dir string, check bool, tasks map[string]string) error {
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.md"))
 	for _, path := range paths {
 		b, err := os.ReadFile(path)
@@ -100,25 +170,31 @@ func gradingTables(dir string, check bool) error {
 		lines := strings.Split(string(b), "\n")
 		for i := 0; i < len(lines); i++ {
 			out = append(out, lines[i])
-			lab, ok := strings.CutPrefix(lines[i], tableBegin)
-			if !ok {
-				continue
+			for k, sec := range sections {
+				lab, ok := strings.CutPrefix(lines[i], sec.begin)
+				if !ok {
+					continue
+				}
+				lab = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(lab), "-->"))
+				body := report.Table(lab)
+				if k == 1 {
+					body = tasks[lab]
+				}
+				out = append(out, strings.Split(strings.TrimRight(body, "\n"), "\n")...)
+				for i++; i < len(lines) && lines[i] != sec.end; i++ {
+				}
+				if i == len(lines) {
+					return fmt.Errorf("%s: %s%s without %s", path, sec.begin, lab, sec.end)
+				}
+				out = append(out, sec.end)
 			}
-			lab = strings.TrimSuffix(strings.TrimSpace(lab), "-->")
-			out = append(out, strings.Split(strings.TrimRight(report.Table(strings.TrimSpace(lab)), "\n"), "\n")...)
-			for i++; i < len(lines) && lines[i] != tableEnd; i++ {
-			}
-			if i == len(lines) {
-				return fmt.Errorf("%s: %s%s without %s", path, tableBegin, lab, tableEnd)
-			}
-			out = append(out, tableEnd)
 		}
 		updated := strings.Join(out, "\n")
 		if updated == string(b) {
 			continue
 		}
 		if check {
-			return fmt.Errorf("%s: its grading table is not the grader's (run make labs)", path)
+			return fmt.Errorf("%s: its generated sections (grading table, tasks) are out of date (run make labs)", path)
 		}
 		if err := os.WriteFile(path, []byte(updated), 0o644); err != nil {
 			return err
@@ -179,10 +255,11 @@ func skeleton(b []byte, fill []string) ([]byte, error) {
 			}
 			continue
 		}
-		lab := strings.TrimSpace(strings.TrimPrefix(trimmed, "//lab:begin"))
-		if lab == "" {
+		fields := strings.Fields(strings.TrimPrefix(trimmed, "//lab:begin"))
+		if len(fields) == 0 {
 			return nil, fmt.Errorf("line %d: //lab:begin needs a lab", i+1)
 		}
+		lab := fields[0] // then, optionally, the task's step number
 		var code, stub []string
 		inStub := false
 		j := i + 1
