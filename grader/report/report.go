@@ -34,6 +34,13 @@ func Line(w io.Writer, r suite.Result, verbose bool) {
 			fmt.Fprintf(w, "        . %s\n", safe(n))
 		}
 	}
+	if verbose {
+		for _, tr := range r.Transcripts {
+			for _, l := range strings.Split(tr, "\n") {
+				fmt.Fprintf(w, "        %s\n", safe(l))
+			}
+		}
+	}
 	if f := r.Failure; f != nil {
 		if r.Runs > 1 {
 			fmt.Fprintf(w, "        failed on run %d\n", r.Runs)
@@ -78,6 +85,8 @@ func safe(s string) string {
 			fmt.Fprintf(&b, `\x%02x`, s[0])
 		case r == '\t' || unicode.IsPrint(r):
 			b.WriteRune(r)
+		case r >= 0x80 && unicode.IsSpace(r): // go-cmp's diffs use U+00A0 at random
+			b.WriteByte(' ')
 		default:
 			fmt.Fprintf(&b, `\u%04x`, r)
 		}

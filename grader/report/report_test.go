@@ -16,6 +16,7 @@ import (
 
 func TestSafeEscapesControls(t *testing.T) {
 	assert.Equal(t, `a\u001b[2Jb\u000d\xff ok ✓`, safe("a\x1b[2Jb\r\xff ok ✓"))
+	assert.Equal(t, "  []string{", safe("\u00a0 []string{"), "a diff's non-breaking spaces are spaces")
 }
 
 // TestGradescopeIsCompleteMidRun: written after the first of three tests,

@@ -70,7 +70,10 @@ type Result struct {
 	Failed  int      // of which failed or timed out
 	Failure *Failure // the first failure
 	Notes   []string // what the (first failing, else last) run did
-	Stderr  string   // the end of the first program's stderr, on failure
+	// Transcripts are that run's connections, what was sent (>>) and
+	// received (<<), one string per connection.
+	Transcripts []string
+	Stderr      string // the end of the first program's stderr, on failure
 }
 
 // NotBuilt is the result of a test whose program did not build: failed,
@@ -95,6 +98,10 @@ func Run(test *Test, cfg Config, repeat int) Result {
 		res.Runs++
 		t.mu.Lock()
 		res.Notes, res.Failure = slices.Clone(t.notes), t.failure
+		res.Transcripts = res.Transcripts[:0]
+		for _, c := range t.conns {
+			res.Transcripts = append(res.Transcripts, c.Name+":\n"+c.Transcript())
+		}
 		t.mu.Unlock()
 		if status != Pass {
 			res.Failed++

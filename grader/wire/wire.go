@@ -149,29 +149,10 @@ func (c *Conn) ExpectClosed(timeout time.Duration) error {
 
 func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
 
-// ExpectQuiet checks that nothing arrives for d: a negative check (no
-// echo, no extra line). It can only tell that nothing arrived within d.
-func (c *Conn) ExpectQuiet(d time.Duration) error {
-	line, err := c.ReadLine(d)
-	if err == nil {
-		return fmt.Errorf("%s: expected nothing, received %q", c.Name, line)
-	}
-	if errors.Is(err, ErrTimeout) {
-		return nil
-	}
-	return err
-}
-
 // Close closes the connection in order (FIN).
 func (c *Conn) Close() error {
 	c.note("-- close")
 	return c.c.Close()
-}
-
-// CloseWrite half-closes: the server reads end of file, and can still write.
-func (c *Conn) CloseWrite() error {
-	c.note("-- shutdown(SHUT_WR)")
-	return c.c.CloseWrite()
 }
 
 // Reset closes the connection with a reset (SO_LINGER 0): the server reads

@@ -59,6 +59,7 @@ func TestFullMarksExitZero(t *testing.T) {
 		"-gradescope", gs, "-json", rec, "-autolab", "-v")
 	require.Equal(t, 0, status, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	assert.Contains(t, out, "total        60/60  points")
+	assert.Contains(t, out, `<< "* welcome user1"`, "-v shows each connection's transcript")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Equal(t, `{"scores":{"client":20,"server":40}}`, lines[len(lines)-1], "Autolab reads the last line")
 	if os.Geteuid() == 0 {
