@@ -47,7 +47,7 @@ func Dial(name string, port int, timeout time.Duration) (*Conn, error) {
 
 // Send writes s as it is (add the "\n" yourself).
 func (c *Conn) Send(s string) error {
-	c.note(">> " + strconv.Quote(s))
+	c.note(">> " + strconv.Quote(abbrev(s)))
 	c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.c.Write([]byte(s)); err != nil {
 		return fmt.Errorf("%s: send %q: %w", c.Name, abbrev(s), err)
@@ -69,7 +69,7 @@ func (c *Conn) ReadLine(timeout time.Duration) (string, error) {
 	switch {
 	case err == nil:
 		s := string(line[:len(line)-1])
-		c.note("<< " + strconv.Quote(s))
+		c.note("<< " + strconv.Quote(abbrev(s)))
 		return s, nil
 	case errors.Is(err, bufio.ErrBufferFull):
 		return "", fmt.Errorf("%s: a line longer than %d bytes: %q...", c.Name, MaxLine, line[:80])
@@ -184,9 +184,11 @@ func (c *Conn) note(s string) {
 	}
 }
 
+// abbrev shortens s for a transcript or a message: a reader wants the start
+// and the length of a long line, not a page of it.
 func abbrev(s string) string {
 	if len(s) > 60 {
-		return s[:60] + "..."
+		return fmt.Sprintf("%s...(%d bytes)", s[:60], len(s))
 	}
 	return s
 }
