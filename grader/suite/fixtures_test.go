@@ -165,7 +165,10 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		{"c_server_SIGPIPE", map[string]Status{"server/sigpipe-stdio": Fail}},
 		{"c_server_NO_REAP", map[string]Status{"server/processes": Fail, "server/zombies": Fail, "server/sigpipe-reset": Fail}},
 		{"c_server_LEAVE_CHILDREN", map[string]Status{"server/sigterm": Fail, "server/sigint": Fail}},
-		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/sigpipe-reset": Fail,
+		// With 200 lines echoed to a sender that is not reading yet, the
+		// echo shows (FAIL) or the fixture's blocking writes stall the room
+		// (TIMEOUT), depending on how far the socket buffers have grown.
+		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/sigpipe-reset": racy,
 			"server/sigpipe-stdio": Fail, "server/burst": Fail}},
 		{"c_server_DROP_BURST", map[string]Status{"server/sigpipe-reset": Timeout, "server/burst": Timeout}},
 		{"c_server_FIXED_PORT", map[string]Status{"server/port": Fail}},
@@ -173,7 +176,7 @@ func TestBrokenServersAreCaught(t *testing.T) {
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
 			got := grade(t, Config{Server: []string{bin[tc.prog]}}, "server", "")
-			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.want, settle(tc.want, got))
 			t.Logf("%s fails: %v", tc.prog, slices.Sorted(maps.Keys(got)))
 		})
 	}
