@@ -8,7 +8,7 @@ PORT    ?= 5015
 SERVER_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope
+.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -21,8 +21,10 @@ help: ## list the targets
 build: ## build the reference programs and the grader into bin/
 	$(GO) build -o $(BIN)/chat_server ./solutions/server
 	$(GO) build -o $(BIN)/chat_server_shm ./solutions/shmserver
+	$(GO) build -o $(BIN)/chat_server_epoll ./solutions/epollserver
 	$(GO) build -o $(BIN)/chat_client ./solutions/client
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
+	$(GO) build -o $(BIN)/chatbench ./grader/cmd/chatbench
 
 serve: build ## run the reference server, lab 3's (port 5015, or PORT=...; Ctrl-C stops it)
 	$(BIN)/chat_server_shm -port $(PORT) $(SERVER_FLAGS)
@@ -40,6 +42,25 @@ grade: ## build your programs in labs/ and grade them (LAB=client, server or shm
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
 	$(BIN)/grade -lab $(LAB) -server $(BIN)/lab_server -shm-server $(BIN)/lab_server_shm -client $(BIN)/lab_client $(GRADE_FLAGS)
 
+# The benchmark's matrix: numbers of clients, rounds (each figure is the
+# median of them), and how long each mode sends per trial.
+BENCH_N ?= 5,50,200,500
+BENCH_RUNS ?= 3
+BENCH_DURATION ?= 3s
+DESIGNS = -server lab2=$(BIN)/chat_server -server shm=$(BIN)/chat_server_shm -server epoll=$(BIN)/chat_server_epoll
+
+bench: build ## measure the three server designs side by side; writes handouts/bench.md and handouts/figures/bench.svg
+	$(BIN)/chatbench $(DESIGNS) -n $(BENCH_N) -runs $(BENCH_RUNS) -duration $(BENCH_DURATION) -rate 50 \
+		-json $(BIN)/bench.json -csv $(BIN)/bench.csv -svg handouts/figures/bench.svg -doc handouts/bench.md -reproduce "make bench"
+
+bench-smoke: build fixtures ## a short chatbench run: no loss from any design, and the loss of a server that drops is reported
+	$(BIN)/chatbench $(DESIGNS) -n 10 -runs 1 -duration 2s
+	@out=$$($(BIN)/chatbench -server drop=$(BIN)/fixtures/c_server_DROP_BURST -n 10 -runs 1 -duration 2s -mode saturate 2>&1); \
+	status=$$?; echo "$$out"; \
+	if [ $$status -ne 1 ] || ! echo "$$out" | grep -q '^FAILED'; then \
+		echo "bench-smoke: chatbench did not report the loss of c_server_DROP_BURST (exit $$status)"; exit 1; fi; \
+	echo "bench-smoke: the dropping server's loss was reported"
+
 DIST ?= dist
 KIT := $(DIST)/kit/chatlab
 
@@ -50,6 +71,7 @@ handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, han
 	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/kit' labs grader handouts | tar -x -C $(KIT)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_ref ./solutions/server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm_ref ./solutions/shmserver
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_epoll_ref ./solutions/epollserver
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_client_ref ./solutions/client
 	mkdir -p $(KIT)/.github/workflows
 	$(GO) run ./grader/cmd/grade -classroom > $(KIT)/.github/workflows/classroom.yml

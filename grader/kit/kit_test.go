@@ -90,7 +90,7 @@ func TestHandout(t *testing.T) {
 	})
 	require.NoError(t, err)
 	t.Logf("%d text files checked against %d lines of solution code", texts, len(secret))
-	for _, ref := range []string{"chat_server_ref", "chat_server_shm_ref", "chat_client_ref"} {
+	for _, ref := range []string{"chat_server_ref", "chat_server_shm_ref", "chat_server_epoll_ref", "chat_client_ref"} {
 		assert.FileExists(t, filepath.Join(kit, "bin", ref))
 	}
 
@@ -101,6 +101,17 @@ func TestHandout(t *testing.T) {
 	assert.Equal(t, 2, grade.ProcessState.ExitCode(), "make grade exits 2 when grade exits 1:\n%s", out)
 	assert.Contains(t, string(out), "lab client    2/20")
 	assert.Contains(t, string(out), "TODO(lab1)")
+
+	// make bench loads the student's server beside the references: theirs
+	// (a skeleton) fails, the references deliver everything.
+	bench := exec.Command("make", "-s", "bench", "BENCH_N=3", "BENCH_FLAGS=-runs 1 -duration 300ms -mode class")
+	bench.Dir = kit
+	out, _ = bench.CombinedOutput()
+	t.Logf("make bench in the kit:\n%s", out)
+	assert.Equal(t, 2, bench.ProcessState.ExitCode(), "the skeleton's failure is reported:\n%s", out)
+	assert.Regexp(t, `(?m)^\s+shm\s+3\s+class .* ok$`, string(out))
+	assert.Regexp(t, `(?m)^\s+epoll\s+3\s+class .* ok$`, string(out))
+	assert.Regexp(t, `(?m)^\s+mine\s+3\s+class .* FAILED$`, string(out))
 }
 
 // TestGradescope runs run_autograder from the zip in a fake /autograder for
@@ -127,14 +138,14 @@ func TestGradescope(t *testing.T) {
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 		}, func(t *testing.T, r gsResults) {
-			assert.Equal(t, 121.0, r.Score)
+			assert.Equal(t, 125.0, r.Score)
 		}},
 		{"skeletons", func(t *testing.T, dir string) {
 			out, err := exec.Command("cp", "-r", filepath.Join(absRoot, "labs"), filepath.Join(dir, "labs")).CombinedOutput()
 			require.NoError(t, err, "%s", out)
 		}, func(t *testing.T, r gsResults) {
 			assert.Less(t, r.Score, 10.0)
-			assert.Len(t, r.Tests, 45)
+			assert.Len(t, r.Tests, 47)
 		}},
 		{"does-not-compile", func(t *testing.T, dir string) {
 			out, err := exec.Command("cp", "-r", filepath.Join(absRoot, "labs"), filepath.Join(dir, "labs")).CombinedOutput()
@@ -143,7 +154,7 @@ func TestGradescope(t *testing.T) {
 			b, _ := os.ReadFile(f)
 			require.NoError(t, os.WriteFile(f, append(b, []byte("\nfunc broken( {\n")...), 0o644))
 		}, func(t *testing.T, r gsResults) {
-			assert.Len(t, r.Tests, 45)
+			assert.Len(t, r.Tests, 47)
 			assert.Contains(t, r.Tests[0].Output, "it did not build")
 			assert.Contains(t, r.Tests[0].Output, "main.go")
 		}},

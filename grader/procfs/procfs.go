@@ -331,3 +331,20 @@ func ShmMappings(pid int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// PSS returns a process's proportional set size in KiB, from
+// /proc/PID/smaps_rollup (0 if it cannot be read): its private memory plus
+// its share of what it shares, so the PSS of a process tree adds up.
+func PSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}

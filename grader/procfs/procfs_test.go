@@ -56,4 +56,9 @@ func TestSelf(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, Has(sig.Caught, 17), "the Go runtime catches SIGCHLD")
 	assert.False(t, Has(0, 1))
+
+	// A test binary holds megabytes: its PSS is far above zero, and a
+	// process that is not there has none.
+	assert.Greater(t, PSS(os.Getpid()), int64(1000))
+	assert.Zero(t, PSS(1<<30))
 }

@@ -25,6 +25,10 @@ func Line(w io.Writer, r suite.Result, verbose bool) {
 	if r.Runs > 1 {
 		runs = fmt.Sprintf("  (%d runs)", r.Runs)
 	}
+	if r.Status == suite.NotApplicable {
+		fmt.Fprintf(w, "%-7s %-24s  -/-           a check of one process per client; this server is one process\n", r.Status, r.Test.Name)
+		return
+	}
 	fmt.Fprintf(w, "%-7s %-24s %2d/%-2d %6.2fs%s\n", r.Status, r.Test.Name, r.Score, r.Test.Points, r.Elapsed.Seconds(), runs)
 	if r.Status == suite.Pass && !verbose {
 		return
@@ -98,17 +102,25 @@ func safe(s string) string {
 // Summary prints a table per lab and the total.
 func Summary(w io.Writer, results []suite.Result) {
 	for _, lab := range suite.Labs {
-		var score, max, passed, n int
+		var score, max, passed, n, na int
 		for _, r := range results {
-			if r.Test.Lab == lab {
-				score, max, n = score+r.Score, max+r.Test.Points, n+1
+			switch {
+			case r.Test.Lab != lab:
+			case r.Status == suite.NotApplicable:
+				na++
+			default:
+				score, max, n = score+r.Score, max+r.Max(), n+1
 				if r.Status == suite.Pass {
 					passed++
 				}
 			}
 		}
 		if n > 0 {
-			fmt.Fprintf(w, "lab %-7s %3d/%-3d points  %2d of %2d tests passed\n", lab, score, max, passed, n)
+			fmt.Fprintf(w, "lab %-7s %3d/%-3d points  %2d of %2d tests passed", lab, score, max, passed, n)
+			if na > 0 {
+				fmt.Fprintf(w, " (%d not applicable)", na)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	score, max := Totals(results)
@@ -119,7 +131,7 @@ func Summary(w io.Writer, results []suite.Result) {
 func Totals(results []suite.Result) (score, max int) {
 	for _, r := range results {
 		score += r.Score
-		max += r.Test.Points
+		max += r.Max()
 	}
 	return score, max
 }
@@ -156,7 +168,7 @@ func NewRecord(started time.Time, results []suite.Result) Record {
 	for _, r := range results {
 		rec.Tests = append(rec.Tests, TestRecord{
 			Name: r.Test.Name, Lab: r.Test.Lab, What: r.Test.What, Status: r.Status,
-			Score: r.Score, Max: r.Test.Points, Elapsed: r.Elapsed.Seconds(), Runs: r.Runs, Failed: r.Failed,
+			Score: r.Score, Max: r.Max(), Elapsed: r.Elapsed.Seconds(), Runs: r.Runs, Failed: r.Failed,
 			Failure: r.Failure, Notes: r.Notes, Stderr: r.Stderr,
 		})
 	}
@@ -194,6 +206,9 @@ func NewGradescope(started time.Time, planned []*suite.Test, results []suite.Res
 	g := Gradescope{ExecutionTime: int(time.Since(started).Seconds()), Output: note,
 		Visibility: "visible", StdoutVisibility: "visible", Tests: []GradescopeTest{}}
 	for _, t := range planned {
+		if done[t.Name].Status == suite.NotApplicable {
+			continue
+		}
 		gt := GradescopeTest{Name: t.Name + ": " + t.What, MaxScore: float64(t.Points), Status: "failed", Visibility: "visible"}
 		if r, ok := done[t.Name]; ok {
 			gt.Score = float64(r.Score)

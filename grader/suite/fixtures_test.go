@@ -29,7 +29,7 @@ func buildAll(dir string) error {
 	root := filepath.Join("..", "..")
 	for name, pkg := range map[string]string{
 		"chat_server": "solutions/server", "chat_client": "solutions/client", "threads": "fixtures/broken/threads",
-		"chat_server_shm": "solutions/shmserver",
+		"chat_server_shm": "solutions/shmserver", "chat_server_epoll": "solutions/epollserver",
 	} {
 		path, err := harness.BuildGo(filepath.Join(root, pkg), dir, name)
 		if err != nil {
@@ -70,6 +70,9 @@ func grade(t *testing.T, cfg Config, lab, run string) map[string]Status {
 			continue
 		}
 		got[test.Name] = r.Status
+		if r.Status == NotApplicable {
+			continue
+		}
 		f := r.Failure
 		if f != nil {
 			t.Logf("%s %s:\n did: %s\n expected: %s\n got: %s\n diff: %s\n notes: %q\n stderr: %s",
@@ -145,6 +148,20 @@ func TestLab2ServerFailsLab3(t *testing.T) {
 	assert.Equal(t, map[string]Status{"shm/mapping": Fail, "shm/index-only": Fail, "shm/idle-timeout": Timeout}, got)
 }
 
+// TestEpollBaselinePassesServerSuite: the single-process baseline passes
+// every protocol test of the server suite; the checks of child processes do
+// not apply to it, and without -single-process they are exactly what fails.
+func TestEpollBaselinePassesServerSuite(t *testing.T) {
+	perClient := []string{"server/processes", "server/pipes", "server/zombies"}
+	na, fail := map[string]Status{}, map[string]Status{}
+	for _, name := range perClient {
+		na[name], fail[name] = NotApplicable, Fail
+	}
+	epoll := []string{bin["chat_server_epoll"]}
+	assert.Equal(t, na, grade(t, Config{Server: epoll, SingleProcess: true}, "server", ""))
+	assert.Equal(t, fail, grade(t, Config{Server: epoll}, "server", strings.Join(perClient, "|")))
+}
+
 func TestCServerPassesEverything(t *testing.T) {
 	got := grade(t, Config{Server: []string{bin["c_server_OK"]}}, "server", "")
 	assert.Empty(t, got, "a correct server in C must score full marks: the grader is a black box")
@@ -168,11 +185,11 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		// With 200 lines echoed to a sender that is not reading yet, the
 		// echo shows (FAIL) or the fixture's blocking writes stall the room
 		// (TIMEOUT), depending on how far the socket buffers have grown.
-		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/sigpipe-reset": racy,
+		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/sigpipe-reset": racy, "server/last-words": Fail,
 			"server/sigpipe-stdio": Fail, "server/burst": Fail}},
 		{"c_server_DROP_BURST", map[string]Status{"server/sigpipe-reset": Timeout, "server/burst": Timeout}},
 		{"c_server_FIXED_PORT", map[string]Status{"server/port": Fail}},
-		{"threads", map[string]Status{"server/processes": Fail, "server/pipes": Fail, "server/zombies": Fail}},
+		{"threads", map[string]Status{"server/processes": Fail, "server/pipes": Fail, "server/zombies": Fail, "server/last-words": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
 			got := grade(t, Config{Server: []string{bin[tc.prog]}}, "server", "")
@@ -195,7 +212,7 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 		prog string
 		want map[string]Status
 	}{
-		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": racy, "shm/long-lines": racy, "shm/pipelined": racy,
+		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": racy, "shm/last-words": racy, "shm/long-lines": racy, "shm/pipelined": racy,
 			"shm/burst": racy, "shm/burst-churn": racy, "shm/slow-reader": racy, "shm/killed-reader": racy}},
 		{"c_shmserver_NO_UNLINK", map[string]Status{"shm/sigterm": Fail, "shm/sigint": Fail}},
 		{"c_shmserver_NO_TIMERS", map[string]Status{"shm/idle-timeout": Timeout}},

@@ -58,6 +58,9 @@ const (
 	Fail    Status = "FAIL"
 	Timeout Status = "TIMEOUT"
 	NotRun  Status = "NOT RUN" // the run's budget was spent before it
+	// NotApplicable: a check of the process-per-client design, not run
+	// against a single-process server; its points are out of the total.
+	NotApplicable Status = "N/A"
 )
 
 // Result is the outcome of one test (over all its repetitions).
@@ -76,6 +79,15 @@ type Result struct {
 	Stderr      string // the end of the first program's stderr, on failure
 }
 
+// Max is the points the result counts out of: the test's, or none for a
+// test that does not apply.
+func (r Result) Max() int {
+	if r.Status == NotApplicable {
+		return 0
+	}
+	return r.Test.Points
+}
+
 // NotBuilt is the result of a test whose program did not build: failed,
 // with the compiler's output.
 func NotBuilt(test *Test, compilerOutput string) Result {
@@ -91,6 +103,9 @@ func NotBuilt(test *Test, compilerOutput string) Result {
 // time within the test's own deadline, and cleans up every process and
 // connection each run made, whatever happened.
 func Run(test *Test, cfg Config, repeat int) Result {
+	if test.PerClient && cfg.SingleProcess {
+		return Result{Test: test, Status: NotApplicable}
+	}
 	res := Result{Test: test, Status: Pass}
 	start := time.Now()
 	for range max(repeat, 1) {

@@ -287,14 +287,16 @@ func serverTests() []*Test {
 			What: "a message reaches every other client as \"userN: TEXT\"", Run: testRelay},
 		{Name: "server/no-echo", Lab: "server", Points: 2, Timeout: 10 * time.Second,
 			What: "a message is not sent back to its sender", Run: testNoEcho},
-		{Name: "server/processes", Lab: "server", Points: 4, Timeout: 30 * time.Second,
+		{Name: "server/processes", Lab: "server", PerClient: true, Points: 4, Timeout: 30 * time.Second,
 			What: "n+1 processes for n = 0, 1, 3, 10 clients, and back down", Run: testProcesses},
-		{Name: "server/pipes", Lab: "server", Points: 2, Timeout: 10 * time.Second,
+		{Name: "server/pipes", Lab: "server", PerClient: true, Points: 2, Timeout: 10 * time.Second,
 			What: "the parent and each child hold ends of the same pipes", Run: testPipes},
-		{Name: "server/zombies", Lab: "server", Points: 3, Timeout: 15 * time.Second,
+		{Name: "server/zombies", Lab: "server", PerClient: true, Points: 3, Timeout: 15 * time.Second,
 			What: "children that exit or are killed are reaped and announced", Run: testZombies},
 		{Name: "server/sigpipe-reset", Lab: "server", Points: 4, Timeout: 20 * time.Second,
 			What: "clients reset while lines flow to them cost only their own connection", Run: testSigpipeReset},
+		{Name: "server/last-words", Lab: "server", Points: 2, Timeout: 15 * time.Second,
+			What: "lines a client sent just before it reset are relayed, then it left", Run: testLastWords},
 		{Name: "server/sigpipe-stdio", Lab: "server", Points: 2, Timeout: 15 * time.Second,
 			What: "the server keeps serving after its stdout and stderr pipes are closed", Run: testSigpipeStdio},
 		{Name: "server/long-lines", Lab: "server", Points: 2, Timeout: 10 * time.Second,
@@ -506,6 +508,87 @@ func testSigpipeReset(t *T) {
 	sig, _ := procfs.ReadSignals(s.proc.Pid)
 	t.Logf("server alive; SIGPIPE ignored=%v caught=%v (grep Sig /proc/%d/status)",
 		procfs.Has(sig.Ignored, int(syscall.SIGPIPE)), procfs.Has(sig.Caught, int(syscall.SIGPIPE)), s.proc.Pid)
+}
+
+// testLastWords checks that what a client sent just before its connection
+// broke is still relayed. The process serving user2 is stopped while user2
+// sends two lines and resets, and while a line for user2 is on its way: when
+// it runs again, its write to user2 fails at once, and a server that then
+// gives up on the connection without reading what is still in it loses
+// user2's last words.
+func testLastWords(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 2)
+	serving := s.proc.Pid // a single-process server serves everyone itself
+	if !t.cfg.SingleProcess {
+		s.waitProcesses(2, "2 clients connected")
+		serving = s.childForNewest().Pid
+	}
+	c = append(c, s.join(c, 1)...)
+	s.stop(serving, "the process serving user2")
+	defer syscall.Kill(serving, syscall.SIGCONT)
+	s.send(c[1], "last words 1\nlast words 2\n", "user2 sends two lines")
+	c[1].Reset()
+	t.Logf("user2 sent two lines and reset its connection (SO_LINGER 0, close)")
+	s.send(c[0], "are you there?\n", "user1 sends a line")
+	if !t.cfg.SingleProcess { // the line is on its way to user2's process too
+		s.expect(c[2], "user1 sent a line", "relay every line to every other client", "user1: are you there?")
+	}
+	t.Check(syscall.Kill(serving, syscall.SIGCONT), Failure{Did: fmt.Sprintf("kill -CONT %d", serving), Hint: "the process exited while stopped"})
+	t.Logf("kill -CONT %d", serving)
+	did := "user2 sent two lines and reset its connection while the process serving it was stopped"
+	hint := "when a write to a client fails (EPIPE, ECONNRESET), first read what the client sent before it went (recv until EAGAIN or 0) and relay it, then say it left"
+	want := []string{"user2: last words 1", "user2: last words 2", "* user2 left"}
+	s.check(expectUntil(c[0], want, ""), Failure{Did: did + "; user1 reads", Expected: quoteLines(want), Hint: hint})
+	// A single-process server read user1's line and user2's in either order.
+	also := ""
+	if t.cfg.SingleProcess {
+		also = "user1: are you there?"
+	}
+	s.check(expectUntil(c[2], want, also), Failure{Did: did + "; user3 reads", Expected: quoteLines(slices.DeleteFunc(append(want, also), func(l string) bool { return l == "" })), Hint: hint})
+	t.Logf("user2's last two lines reached user1 and user3 before \"* user2 left\"")
+}
+
+// expectUntil is Expect that stops early at the last line wanted: a
+// mismatch is reported at once rather than after a wait for lines that will
+// never come. A line also (if not "") must come too, anywhere among them.
+func expectUntil(c *wire.Conn, want []string, also string) error {
+	var got []string
+	seen, n := also == "", len(want)
+	if !seen {
+		n++
+	}
+	for len(got) < n {
+		line, err := c.ReadLine(wait)
+		if err != nil {
+			return fmt.Errorf("after %d of %d lines: %w", len(got), n, err)
+		}
+		got = append(got, line)
+		seen = seen || line == also
+		if seen && line == want[len(want)-1] || line == want[len(want)-1] && len(got) == n {
+			break
+		}
+	}
+	rest := slices.DeleteFunc(slices.Clone(got), func(l string) bool { return also != "" && l == also })
+	if !seen || !slices.Equal(rest, want) {
+		if also != "" {
+			want = append(slices.Clone(want), also)
+		}
+		return &wire.MismatchError{Conn: c.Name, Want: want, Got: got}
+	}
+	return nil
+}
+
+// stop sends SIGSTOP to pid and waits until it is stopped (state T).
+func (s *server) stop(pid int, who string) {
+	s.t.Check(syscall.Kill(pid, syscall.SIGSTOP), Failure{Did: fmt.Sprintf("kill -STOP %d (%s)", pid, who), Hint: "the process exited early"})
+	err := harness.Eventually(wait, who+" stopped", func() (bool, error) {
+		st, err := procfs.ReadStat(pid)
+		return err == nil && st.State == 'T', err
+	})
+	s.t.Check(err, Failure{Did: fmt.Sprintf("kill -STOP %d (%s)", pid, who), Expected: "it stops (state T)",
+		Hint: "the process exited early", ByHand: fmt.Sprintf("ps -o pid,stat,args -p %d", pid)})
+	s.t.Logf("kill -STOP %d: %s is stopped", pid, who)
 }
 
 // diedOfSigpipe describes a server that died, naming SIGPIPE when that is

@@ -26,8 +26,11 @@ type Test struct {
 	Lab     string // "client" (lab 1) or "server" (lab 2)
 	Points  int
 	Timeout time.Duration // the test's own deadline: past it, TIMEOUT
-	What    string        // one line: what it checks, for reports and handouts
-	Run     func(*T)
+	// PerClient marks a check of the process-per-client design: it does not
+	// apply to a single-process server (Config.SingleProcess).
+	PerClient bool
+	What      string // one line: what it checks, for reports and handouts
+	Run       func(*T)
 }
 
 // Config says what is under test and how to run it.
@@ -35,6 +38,9 @@ type Config struct {
 	Server    []string // the server's command line, without flags
 	Client    []string // the client's command line, without arguments
 	ShmServer []string // the server of lab 3 (-lab shm)
+	// SingleProcess says the servers serve every client in one process
+	// (the epoll baseline): the checks of child processes do not apply.
+	SingleProcess bool
 	// Credential, if set, runs the programs under test as another user.
 	Credential *syscall.Credential
 }

@@ -1,253 +1,199 @@
-// Command chatbench loads a chat server and checks what it delivers.
+// Command chatbench loads chat servers and measures what each delivers and
+// costs (package chatlab/grader/bench says how).
 //
-//	chatbench -server CMD [-n N] [-rate R] [-duration D]
+//	chatbench -server NAME=CMD [-server NAME=CMD ...] [-n 5,50,200,500]
+//	          [-mode class,saturate] [-rate R] [-duration D] [-runs K]
+//	          [-json FILE] [-csv FILE] [-svg FILE] [-doc FILE]
 //
-// It starts the server (on -port 0, found from /proc like the grader does),
-// connects N clients, each waiting for its welcome, then has them send R
-// messages per second in all for D. Every message carries its sender, a
-// sequence number and a timestamp, so every receiver can count losses,
-// duplicates and order violations, and measure fan-out latency. It samples
-// the server's whole process tree from /proc: CPU time, memory (PSS),
-// open descriptors, zombies. Any loss, duplicate or reordering fails the
-// run (exit status 1).
+// For each of K rounds, it runs one trial of every design at every N, the
+// designs interleaved (their order rotating from round to round), so that a
+// noisy machine disturbs them alike; it prints the median of each figure
+// over the rounds. Any loss, duplicate or reordering marks a sample failed
+// and the exit status is 1; 2 means chatbench could not run.
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"chatlab/grader/bench"
 	"chatlab/grader/harness"
-	"chatlab/grader/procfs"
-	"chatlab/grader/wire"
+	"chatlab/grader/report"
 )
 
 func main() { os.Exit(run()) }
 
-// receiver is what one client saw.
-type receiver struct {
-	next      map[int]int // sender -> the sequence number expected next
-	got       int
-	lost, dup int
-	lat       []time.Duration
-}
-
 func run() int {
-	serverCmd := flag.String("server", "", "the server to load: a command line")
-	n := flag.Int("n", 10, "clients")
-	rate := flag.Float64("rate", 50, "messages per second, all clients together")
-	duration := flag.Duration("duration", 5*time.Second, "how long to send")
-	every := flag.Duration("sample", 0, "also describe the server tree this often while sending (0: only before and after)")
+	var designs []bench.Design
+	flag.Func("server", "a server to load, as `NAME=CMD` (or CMD, named after its file); repeat to compare several", func(v string) error {
+		name, cmd, ok := strings.Cut(v, "=")
+		if !ok || strings.ContainsAny(name, " /") {
+			name, cmd = "", v
+		}
+		argv := strings.Fields(cmd)
+		if len(argv) == 0 {
+			return fmt.Errorf("empty command")
+		}
+		if name == "" {
+			name = filepath.Base(argv[0])
+		}
+		designs = append(designs, bench.Design{Name: name, Argv: argv})
+		return nil
+	})
+	ns := flag.String("n", "10", "numbers of clients, comma-separated")
+	modes := flag.String("mode", "class,saturate", "modes, comma-separated: class (a fixed rate, as a class types) and saturate (as fast as the server takes)")
+	rate := flag.Float64("rate", 50, "class mode: messages per second, all clients together")
+	duration := flag.Duration("duration", 3*time.Second, "how long each mode sends, per trial")
+	burst := flag.Int("burst", 16, "saturate mode: lines per write, each client waiting for its last burst to reach everyone")
+	runs := flag.Int("runs", 3, "rounds: each figure is the median over them")
+	jsonPath := flag.String("json", "", "write every sample and the medians to `FILE` as JSON")
+	csvPath := flag.String("csv", "", "write the medians to `FILE` as CSV")
+	svgPath := flag.String("svg", "", "draw the medians in `FILE` (SVG): throughput and p99 latency against clients")
+	docPath := flag.String("doc", "", "write the machine, command, targets and table into `FILE` between its bench markers")
+	reproduce := flag.String("reproduce", "", "with -doc: the command that reproduces this run (make bench), for the document")
 	flag.Parse()
-	argv := strings.Fields(*serverCmd)
-	if len(argv) == 0 || *n < 2 || *rate <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: chatbench -server CMD [-n N>=2] [-rate R] [-duration D]")
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "chatbench: "+format+"\n", a...)
+		flag.Usage()
 		return 2
+	}
+	if len(designs) == 0 || flag.NArg() > 0 {
+		return usage("name at least one -server, and nothing else")
+	}
+	var clients []int
+	for _, f := range strings.Split(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return usage("-n %q: want numbers of clients, each at least 2", *ns)
+		}
+		clients = append(clients, n)
+	}
+	var ms []bench.Mode
+	for _, f := range strings.Split(*modes, ",") {
+		m := bench.Mode(strings.TrimSpace(f))
+		if m != bench.Class && m != bench.Saturate {
+			return usage("-mode %q: want class, saturate or both", *modes)
+		}
+		ms = append(ms, m)
+	}
+	if *rate <= 0 || *runs < 1 || *duration <= 0 {
+		return usage("-rate, -runs and -duration must be positive")
 	}
 	if err := harness.Init(); err != nil {
-		fmt.Fprintln(os.Stderr, "chatbench:", err)
-		return 2
+		return usage("%v", err)
 	}
-	srv, err := harness.Start(argv[0], append(argv[1:], "-port", "0", "-max-clients", strconv.Itoa(*n+8)), harness.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chatbench:", err)
-		return 2
-	}
-	defer srv.KillTree()
-	var port int
-	if err := harness.Eventually(10*time.Second, "the server to listen", func() (bool, error) {
-		ports, err := procfs.Listening(srv.Pid)
-		if len(ports) > 0 {
-			port = int(ports[0].Port())
-		}
-		return len(ports) > 0 || srv.Exited(), err
-	}); err != nil || port == 0 {
-		fmt.Fprintf(os.Stderr, "chatbench: the server did not listen: %v\n%s", err, srv.Stderr())
-		return 2
-	}
+	p := bench.Params{Rate: *rate, Duration: *duration, Burst: *burst}
 
-	// Connect everyone, one at a time, each waiting for its welcome.
-	start := time.Now()
-	conns := make([]*wire.Conn, *n)
-	ids := make([]int, *n)
-	for i := range conns {
-		c, err := wire.Dial(fmt.Sprintf("client %d", i), port, 10*time.Second)
-		if err == nil {
-			var line string
-			line, err = c.ReadLine(10 * time.Second)
-			if _, perr := fmt.Sscanf(line, "* welcome user%d", &ids[i]); err == nil && perr != nil {
-				err = fmt.Errorf("first line %q", line)
+	started := time.Now()
+	var samples []bench.Sample
+	for round := range *runs {
+		for _, n := range clients {
+			for k := range designs {
+				d := designs[(k+round)%len(designs)] // rotate who goes first
+				got := bench.Trial(d, n, p, ms)
+				for _, s := range got {
+					verdict := "ok"
+					if s.Failed() {
+						verdict = "FAILED"
+					}
+					fmt.Fprintf(os.Stderr, "round %d/%d  %-8s %4d clients  %-8s  %9.0f deliveries/s  p99 %7.2f ms  lost %d  %s\n",
+						round+1, *runs, s.Design, s.N, s.Mode, s.DeliveriesPerSec, s.P99ms, s.Lost, verdict)
+				}
+				samples = append(samples, got...)
 			}
 		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "chatbench: client %d: %v\n", i, err)
-			return 1
-		}
-		conns[i] = c
 	}
-	connectTime := time.Since(start)
-	base := sample(srv.Pid)
-	fmt.Printf("connected %d clients in %v (%.0f per second)\n", *n, connectTime.Round(time.Millisecond), float64(*n)/connectTime.Seconds())
-	fmt.Printf("at rest:  %s\n", base)
+	harness.SweepOrphans()
+	medians := bench.Medians(samples)
+	sortLike(medians, designs)
+	fmt.Printf("medians of %d rounds (%v in all):\n", *runs, time.Since(started).Round(time.Second))
+	bench.Table(os.Stdout, medians)
 
-	// Receivers: each client reads until it has every message of the others.
-	total := int(*rate * duration.Seconds())
-	recv := make([]*receiver, *n)
-	var wg sync.WaitGroup
-	var sentBy = make([]atomic.Int64, *n)
-	for i, c := range conns {
-		recv[i] = &receiver{next: map[int]int{}}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := recv[i]
-			for {
-				line, err := c.ReadLine(time.Hour)
-				if err != nil {
-					return
-				}
-				var from, seq int
-				var at int64
-				if _, err := fmt.Sscanf(line, "user%d: b %d %d", &from, &seq, &at); err != nil {
-					continue // joins, leaves: not counted
-				}
-				r.lat = append(r.lat, time.Since(time.Unix(0, at)))
-				switch want := r.next[from]; {
-				case seq == want:
-				case seq > want:
-					r.lost += seq - want
-				default:
-					r.dup++
-				}
-				r.next[from] = max(r.next[from], seq+1)
-				r.got++
-			}
-		}()
-	}
-
-	// Send at the aggregate rate, round-robin over the clients.
-	seqs := make([]int, *n)
-	tick := time.NewTicker(time.Duration(float64(time.Second) / *rate))
-	sendStart := time.Now()
-	cpu0 := treeCPU(srv.Pid)
-	nextSample := time.Now().Add(*every)
-	for k := range total {
-		<-tick.C
-		if *every > 0 && time.Now().After(nextSample) {
-			fmt.Printf("at %3.0fs:  %s\n", time.Since(sendStart).Seconds(), sample(srv.Pid))
-			nextSample = nextSample.Add(*every)
+	command := "chatbench " + strings.Join(os.Args[1:], " ")
+	if *jsonPath != "" {
+		rec := struct {
+			Machine string         `json:"machine"`
+			Command string         `json:"command"`
+			Started time.Time      `json:"started"`
+			Params  bench.Params   `json:"params"`
+			Samples []bench.Sample `json:"samples"`
+			Medians []bench.Sample `json:"medians"`
+		}{bench.Machine(), command, started, p, samples, medians}
+		if err := report.WriteJSON(*jsonPath, rec); err != nil {
+			return usage("%v", err)
 		}
-		i := k % *n
-		msg := fmt.Sprintf("b %d %d\n", seqs[i], time.Now().UnixNano())
-		seqs[i]++
-		sentBy[i].Add(1)
-		if err := conns[i].Send(msg); err != nil {
-			fmt.Fprintf(os.Stderr, "chatbench: send: %v\n", err)
+	}
+	for _, out := range []struct {
+		path  string
+		write func(*os.File) error
+	}{
+		{*csvPath, func(f *os.File) error { return bench.CSV(f, medians) }},
+		{*svgPath, func(f *os.File) error { return bench.SVG(f, medians, *rate) }},
+	} {
+		if out.path == "" {
+			continue
+		}
+		if err := writeFile(out.path, out.write); err != nil {
+			return usage("%v", err)
+		}
+	}
+	if *docPath != "" {
+		doc, err := os.ReadFile(*docPath)
+		if err != nil && !os.IsNotExist(err) {
+			return usage("%v", err)
+		}
+		if *reproduce != "" {
+			command = *reproduce + "`, which runs `" + command
+		}
+		md := bench.Markdown(medians, *rate, command, started)
+		if err := os.WriteFile(*docPath, bench.Splice(doc, md), 0o644); err != nil {
+			return usage("%v", err)
+		}
+	}
+	for _, s := range medians {
+		if s.Failed() {
+			fmt.Println("FAILED: a server lost, duplicated or reordered messages, or a trial could not finish (see above)")
 			return 1
 		}
 	}
-	tick.Stop()
-	sendTime := time.Since(sendStart)
-	// Wait (bounded) for every receiver to have everything.
-	harness.Eventually(10*time.Second, "delivery", func() (bool, error) {
-		for i, r := range recv {
-			if r.got+r.lost < total-int(sentBy[i].Load()) {
-				return false, nil
-			}
+	return 0
+}
+
+// sortLike orders medians by design as the -server flags were given, then
+// by clients, then mode.
+func sortLike(medians []bench.Sample, designs []bench.Design) {
+	rank := func(name string) int {
+		return slices.IndexFunc(designs, func(d bench.Design) bool { return d.Name == name })
+	}
+	slices.SortStableFunc(medians, func(a, b bench.Sample) int {
+		if r := rank(a.Design) - rank(b.Design); r != 0 {
+			return r
 		}
-		return true, nil
+		if a.N != b.N {
+			return a.N - b.N
+		}
+		return strings.Compare(string(a.Mode), string(b.Mode))
 	})
-	cpu := treeCPU(srv.Pid) - cpu0
-	after := sample(srv.Pid)
-	for _, c := range conns {
-		c.Close()
-	}
-	wg.Wait()
-
-	var lat []time.Duration
-	var got, lost, dup, missing int
-	for i, r := range recv {
-		want := total - int(sentBy[i].Load())
-		got += r.got
-		lost += r.lost
-		dup += r.dup
-		missing += max(0, want-r.got-r.lost)
-		lat = append(lat, r.lat...)
-	}
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(10 * time.Microsecond)
-	}
-	fmt.Printf("sent %d messages in %v; %d deliveries (%.0f per second)\n", total, sendTime.Round(time.Millisecond), got, float64(got)/sendTime.Seconds())
-	fmt.Printf("fan-out latency: p50 %v, p99 %v, max %v\n", pct(0.5), pct(0.99), pct(1))
-	fmt.Printf("server CPU while sending: %v (%.0f%% of one core)\n", cpu.Round(time.Millisecond), 100*cpu.Seconds()/sendTime.Seconds())
-	fmt.Printf("after:    %s\n", after)
-	fmt.Printf("lost %d, duplicated %d, out of order or missing %d\n", lost, dup, missing)
-	if lost+dup+missing > 0 {
-		fmt.Println("FAILED: the server lost, duplicated or reordered messages")
-		return 1
-	}
-	return 0
 }
 
-// treeCPU is the CPU time of a process and its descendants.
-func treeCPU(pid int) time.Duration {
-	var ticks uint64
-	ds, _ := procfs.Descendants(pid)
-	for _, p := range append(ds, procfs.Stat{Pid: pid}) {
-		if st, err := procfs.ReadStat(p.Pid); err == nil {
-			ticks += st.UTime + st.STime
-		}
+// writeFile creates path and writes it with write.
+func writeFile(path string, write func(*os.File) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
-}
-
-// sample describes the server tree: processes, zombies, PSS, main's fds.
-func sample(pid int) string {
-	ds, _ := procfs.Descendants(pid)
-	var pss, childPss int64
-	zombies := 0
-	for _, d := range ds {
-		if d.State == 'Z' {
-			zombies++
-		}
-		kb := pssKB(d.Pid)
-		childPss += kb
-		pss += kb
-	}
-	pss += pssKB(pid)
-	fds, _ := procfs.Fds(pid)
-	per := int64(0)
-	if len(ds) > 0 {
-		per = childPss / int64(len(ds))
-	}
-	return fmt.Sprintf("%d processes, %d zombies, PSS %d KiB in all (%d KiB per child), server fds %d",
-		len(ds)+1, zombies, pss, per, len(fds))
-}
-
-// pssKB reads a process's proportional set size from smaps_rollup.
-func pssKB(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	f, err := os.Create(path)
 	if err != nil {
-		return 0
+		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Pss:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb
-		}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
 	}
-	return 0
+	return f.Close()
 }

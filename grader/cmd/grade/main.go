@@ -40,6 +40,7 @@ func run() int {
 	serverCmd := fs.String("server", "", "the server under test: a command line (e.g. ./chat_server or ./a.out)")
 	clientCmd := fs.String("client", "", "the client under test: a command line")
 	shmCmd := fs.String("shm-server", "", "the server graded by -lab shm, if not the one of -server")
+	single := fs.Bool("single-process", false, "the server serves every client in one process (an epoll loop): the checks of child processes are N/A")
 	runRE := fs.String("run", "", "run only the tests whose names match this regular expression")
 	repeat := fs.Int("repeat", 1, "run each test `N` times; a test passes only if every run passes")
 	verbose := fs.Bool("v", false, "print what every test did, not only the failures")
@@ -94,7 +95,7 @@ func run() int {
 		return usage("%v", err)
 	}
 
-	var cfg suite.Config
+	cfg := suite.Config{SingleProcess: *single}
 	if *batch != "" {
 		if os.Geteuid() == 0 && *unprivileged {
 			cred, err := nobody()

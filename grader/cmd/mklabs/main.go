@@ -17,6 +17,9 @@
 // their comment marks taken off, so that the skeleton compiles (and fails
 // its tests quickly, never hangs). -fill keeps the reference code of the
 // given labs instead, to check that filling a lab's TODOs raises its score.
+// A file that starts with //lab:omit is solution-only (the epoll baseline)
+// and is left out of labs/.
+//
 // Imports of chatlab/solutions/... become chatlab/labs/..., imports left
 // unused by a stub are dropped, and test files are not copied: the grader is
 // the students' test. -check compares what it would write with -labs and
@@ -217,6 +220,9 @@ func generate(src string, fill []string) (map[string][]byte, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
+		}
+		if bytes.HasPrefix(b, []byte("//lab:omit")) { // solution-only, as the epoll baseline
+			return nil
 		}
 		out, err := skeleton(b, fill)
 		if err != nil {

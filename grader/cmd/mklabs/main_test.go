@@ -68,8 +68,8 @@ func TestFillingRaisesScore(t *testing.T) {
 	}{
 		{"", "client,server,shm", 0, 10},
 		{"lab1", "client", 20, 20},
-		{"lab1,lab2", "server", 40, 40},
-		{"lab1,lab2,lab3", "shm", 61, 61},
+		{"lab1,lab2", "server", 42, 42},
+		{"lab1,lab2,lab3", "shm", 63, 63},
 	} {
 		t.Run("fill="+step.fill, func(t *testing.T) {
 			bins := buildLabs(t, step.fill)
