@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"time"
 
 	"chatlab/labs/fdio"
@@ -39,6 +40,10 @@ type child struct {
 // anyway: when main exits, for whatever reason, its end of the pipe closes
 // and the child leaves.
 func runChild(id int) int {
+	// A child runs one loop for one client: one P is all it needs, and
+	// fewer Ps mean fewer runtime threads to wake each time a blocking
+	// system call returns (see handouts/bench.md: what a wake-up costs).
+	runtime.GOMAXPROCS(1)
 	signal.Ignore(unix.SIGPIPE, unix.SIGINT, unix.SIGTERM)
 	// ps -o comm would say "exe" (the name of /proc/self/exe) otherwise.
 	procs.SetComm(fmt.Sprintf("chat_user%d", id))

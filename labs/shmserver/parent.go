@@ -32,6 +32,7 @@ type client struct {
 	out           int    // write end of the parent-to-child pipe (non-blocking); -1 once closed
 	pending       []byte // records the pipe has not taken yet
 	watchOut      bool   // EPOLLOUT is registered for out
+	dirty         bool   // listed in server.dirty
 	sent, acked   uint32 // the newest message sent to it, and the newest it acknowledged
 	reading       bool   // it may still read slots: until it says goodbye or is reaped
 	gone          bool   // announced as gone: it is sent nothing more
@@ -64,7 +65,7 @@ type server struct {
 	clients map[int]*client // by id, until reaped
 	byPid   map[int]*client
 	byFd    map[int]*client // by in and out
-	dirty   map[*client]bool
+	dirty   []*client       // clients with records to write, each once (client.dirty)
 	rings   []ring
 	free    []int // rings with no owner and no slot in use
 	seq     uint32
@@ -88,7 +89,7 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) (err error) {
 	s := &server{
 		log: logger, cfg: cfg, prog: filepath.Base(os.Args[0]),
 		clients: map[int]*client{}, byPid: map[int]*client{}, byFd: map[int]*client{},
-		dirty: map[*client]bool{}, nextID: 1, buf: make([]byte, 64<<10),
+		nextID: 1, buf: make([]byte, 64<<10),
 	}
 	nrings := cfg.MaxClients + spareRings
 	s.rings = make([]ring, nrings)
@@ -169,7 +170,7 @@ func (s *server) loop() error {
 				if c := s.byFd[fd]; c != nil && fd == c.in {
 					s.readChild(c)
 				} else if c != nil {
-					s.dirty[c] = true // out is writable (or broken)
+					s.markDirty(c) // out is writable (or broken)
 				}
 			}
 		}
@@ -237,10 +238,19 @@ func (s *server) handle(c *client, r record) {
 	}
 }
 
+// markDirty lists c among the clients whose records are written at the
+// end of this turn of the loop.
+func (s *server) markDirty(c *client) {
+	if !c.dirty {
+		c.dirty = true
+		s.dirty = append(s.dirty, c)
+	}
+}
+
 // send queues a record for c's child.
 func (s *server) send(c *client, r record) {
 	c.pending = appendRecord(c.pending, r)
-	s.dirty[c] = true
+	s.markDirty(c)
 }
 
 // notice sends a server line (by kind) about id to every client but except.
@@ -266,7 +276,7 @@ func (s *server) drop(c *client, kicked bool, why string) {
 		c.timer = nil
 	}
 	c.closing = true
-	s.dirty[c] = true
+	s.markDirty(c)
 	if kicked {
 		s.log.Printf("user%d kicked: too slow (%s)", c.id, why)
 		s.notice(noticeKicked, c.id, c)
@@ -298,8 +308,9 @@ func (s *server) freeSlots() {
 // its pipe takes. A child that took nothing while a whole backlog piled up is
 // stuck: it is killed rather than waited for.
 func (s *server) flushDirty() {
-	for c := range s.dirty {
-		delete(s.dirty, c)
+	for i := 0; i < len(s.dirty); i++ { // a drop below may list more
+		c := s.dirty[i]
+		c.dirty = false
 		if c.out < 0 {
 			c.pending = nil
 			continue
@@ -337,6 +348,7 @@ func (s *server) flushDirty() {
 			s.watch(unix.EPOLL_CTL_MOD, c.out, unix.EPOLLOUT)
 		}
 	}
+	s.dirty = s.dirty[:0]
 }
 
 func (s *server) closeOut(c *client) {
@@ -375,7 +387,6 @@ func (s *server) reap() {
 		}
 		s.closeIn(c)
 		s.closeOut(c)
-		delete(s.dirty, c)
 		delete(s.byPid, e.Pid)
 		delete(s.clients, c.id)
 		s.rings[c.ring].owner = nil // its slots drain as the others read them
@@ -480,7 +491,7 @@ func (s *server) shutdown(sig syscall.Signal) error {
 			s.send(c, record{kind: recNotice, a: noticeShutdown})
 		}
 		c.closing = true
-		s.dirty[c] = true
+		s.markDirty(c)
 	}
 	s.stopping = true
 	deadline := time.Now().Add(shutdownGrace)
@@ -499,7 +510,7 @@ func (s *server) shutdown(sig syscall.Signal) error {
 			if c := s.byFd[int(ev.Fd)]; c != nil && int(ev.Fd) == c.in {
 				s.readChild(c) // drained so no child blocks on a full pipe
 			} else if c != nil {
-				s.dirty[c] = true
+				s.markDirty(c)
 			}
 		}
 		procs.ReadSignals(s.sigFd)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"time"
 
 	"chatlab/solutions/fdio"
@@ -40,6 +41,10 @@ type child struct {
 // Like lab 2's children, it ignores SIGINT and SIGTERM: the parent decides
 // when the room closes, and a child's life is bound to its pipe.
 func runChild(id, r int) int {
+	// A child runs one loop for one client: one P is all it needs, and
+	// fewer Ps mean fewer runtime threads to wake each time a blocking
+	// system call returns (see handouts/bench.md: what a wake-up costs).
+	runtime.GOMAXPROCS(1)
 	signal.Ignore(unix.SIGPIPE, unix.SIGINT, unix.SIGTERM)
 	procs.SetComm(fmt.Sprintf("shm_user%d", id))
 	fail := func(what string, err error) int {
