@@ -15,6 +15,7 @@ type panel struct {
 	mode  Mode
 	value func(Sample) float64
 	unit  func(float64) string // a tick label
+	log   bool                 // a logarithmic scale (latencies span decades)
 }
 
 // palette gives each design a colour, in the order designs are listed.
@@ -29,7 +30,7 @@ func SVG(w io.Writer, medians []Sample, classRate float64) error {
 		{title: "Saturated: deliveries per second", mode: Saturate,
 			value: func(s Sample) float64 { return s.DeliveriesPerSec }, unit: kilo},
 		{title: fmt.Sprintf("Class load (%g msg/s in all): p99 latency, ms", classRate), mode: Class,
-			value: func(s Sample) float64 { return s.P99ms }, unit: func(v float64) string { return trim(v) }},
+			value: func(s Sample) float64 { return s.P99ms }, unit: func(v float64) string { return trim(v) }, log: true},
 	}
 	const pw, ph, left, top, bottom, gap = 420, 300, 60, 40, 50, 40
 	width := 2*(left+pw) + gap + 20
@@ -49,21 +50,34 @@ func SVG(w io.Writer, medians []Sample, classRate float64) error {
 	for pi, p := range panels {
 		x0 := left + pi*(left+pw+gap)
 		xOf := func(n int) float64 { return float64(x0) + 10 + (math.Log10(float64(n))-lo)/(hi-lo)*float64(pw-20) }
-		var maxV float64
+		minV, maxV := math.Inf(1), 0.0
 		for _, s := range medians {
 			if s.Mode == p.mode {
-				maxV = math.Max(maxV, p.value(s))
+				minV, maxV = math.Min(minV, p.value(s)), math.Max(maxV, p.value(s))
 			}
 		}
-		step := niceStep(maxV / 5)
-		top := step * math.Ceil(maxV/step)
-		if top == 0 {
-			top = 1
+		var ticks []float64
+		var yOf func(float64) float64
+		if p.log { // whole decades around the values
+			lo := math.Pow(10, math.Floor(math.Log10(math.Max(minV, 0.01))))
+			hi := math.Pow(10, math.Ceil(math.Log10(math.Max(maxV, lo*10))))
+			for v := lo; v <= hi*1.001; v *= 10 {
+				ticks = append(ticks, v)
+			}
+			yOf = func(v float64) float64 {
+				return float64(40+ph) - (math.Log10(math.Max(v, lo))-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo))*float64(ph)
+			}
+		} else {
+			step := niceStep(maxV / 5)
+			top := math.Max(step*math.Ceil(maxV/step), 1)
+			for v := 0.0; v <= top+step/2; v += step {
+				ticks = append(ticks, v)
+			}
+			yOf = func(v float64) float64 { return float64(40+ph) - v/top*float64(ph) }
 		}
-		yOf := func(v float64) float64 { return float64(40+ph) - v/top*float64(ph) }
 		fmt.Fprintf(&b, `<text x="%d" y="24" font-size="14" font-weight="bold">%s</text>`+"\n", x0, html.EscapeString(p.title))
 		fmt.Fprintf(&b, `<rect x="%d" y="40" width="%d" height="%d" fill="none" stroke="#999"/>`+"\n", x0, pw, ph)
-		for v := 0.0; v <= top+step/2; v += step {
+		for _, v := range ticks {
 			y := yOf(v)
 			fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>`, x0, y, x0+pw, y)
 			fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", x0-6, y+4, p.unit(v))
@@ -74,6 +88,9 @@ func SVG(w io.Writer, medians []Sample, classRate float64) error {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`+"\n", x, 60+ph, n)
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">clients (log scale)</text>`+"\n", x0+pw/2, 80+ph)
+		if p.log {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#555">log scale</text>`+"\n", x0+pw-6, 56)
+		}
 		for di, name := range names {
 			color := palette[di%len(palette)]
 			var pts []string
@@ -121,8 +138,12 @@ func niceStep(raw float64) float64 {
 	return 10 * p
 }
 
-// kilo labels a count, in thousands from 1000 up.
+// kilo labels a count: in millions from a million up, in thousands from
+// a thousand.
 func kilo(v float64) string {
+	if v >= 1e6 {
+		return trim(v/1e6) + "M"
+	}
 	if v >= 1000 {
 		return trim(v/1000) + "k"
 	}

@@ -115,7 +115,15 @@ func run() int {
 	fmt.Printf("medians of %d rounds (%v in all):\n", *runs, time.Since(started).Round(time.Second))
 	bench.Table(os.Stdout, medians)
 
-	command := "chatbench " + strings.Join(os.Args[1:], " ")
+	var shown []string // the command line, without -reproduce (said apart)
+	for i := 1; i < len(os.Args); i++ {
+		if a := os.Args[i]; a == "-reproduce" || a == "--reproduce" {
+			i++
+		} else if !strings.HasPrefix(a, "-reproduce=") && !strings.HasPrefix(a, "--reproduce=") {
+			shown = append(shown, a)
+		}
+	}
+	command := "chatbench " + strings.Join(shown, " ")
 	if *jsonPath != "" {
 		rec := struct {
 			Machine string         `json:"machine"`
