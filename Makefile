@@ -74,7 +74,7 @@ handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, han
 	rm -rf $(DIST)/kit && mkdir -p $(KIT)/bin
 	cp go.mod go.sum $(KIT)/
 	cp grader/kit/Makefile grader/kit/README.md $(KIT)/
-	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/kit' labs grader handouts | tar -x -C $(KIT)
+	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/cmd/wakecost' --exclude='grader/kit' labs grader handouts | tar -x -C $(KIT)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_ref ./solutions/server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm_ref ./solutions/shmserver
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_epoll_ref ./solutions/epollserver
