@@ -8,7 +8,7 @@ PORT    ?= 5015
 SERVER_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve serve-lab2 client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup
+.PHONY: help build serve serve-lab2 serve-epoll client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -16,7 +16,7 @@ LAB ?= all
 N ?= 20
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
 build: ## build the reference programs and the grader into bin/
 	$(GO) build -o $(BIN)/chat_server ./solutions/server
@@ -31,6 +31,9 @@ serve: build ## run the reference server, lab 3's (port 5015, or PORT=...; Ctrl-
 
 serve-lab2: build ## run lab 2's reference server instead (fork and pipes, no shared memory)
 	$(BIN)/chat_server -port $(PORT) $(SERVER_FLAGS)
+
+serve-epoll: build ## run the single-process epoll baseline instead (the lightest for a large class)
+	$(BIN)/chat_server_epoll -port $(PORT) $(SERVER_FLAGS)
 
 client: build ## connect the reference client: make client HOST=... PORT=...
 	$(BIN)/chat_client $(HOST) $(PORT)
