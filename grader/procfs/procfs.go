@@ -201,6 +201,25 @@ func Listening(pid int) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
+// ConnInode returns the inode of the socket whose local address is local
+// and whose peer is remote: the server's end of a connection, seen from the
+// client's two addresses. By hand: ss -tnpe 'dport = :PORT'.
+func ConnInode(local, remote netip.AddrPort) (uint64, error) {
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		rows, err := readTCPTable(table)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range rows {
+			if r.state != tcpListen && r.local.Port() == local.Port() && r.remote.Port() == remote.Port() &&
+				r.local.Addr().Unmap() == local.Addr().Unmap() && r.remote.Addr().Unmap() == remote.Addr().Unmap() {
+				return r.inode, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no socket from %s to %s in /proc/net/tcp", local, remote)
+}
+
 // ListeningOn reports whether any process listens on TCP port port.
 // By hand: ss -ltn 'sport = :PORT'.
 func ListeningOn(port int) (bool, error) {
@@ -221,9 +240,9 @@ func ListeningOn(port int) (bool, error) {
 const tcpListen = 0x0A
 
 type tcpRow struct {
-	local netip.AddrPort
-	state int
-	inode uint64
+	local, remote netip.AddrPort
+	state         int
+	inode         uint64
 }
 
 // readTCPTable parses /proc/net/tcp or tcp6. A missing file (no IPv6) is an
@@ -250,9 +269,13 @@ func readTCPTable(path string) ([]tcpRow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
+		remote, err := parseHexAddrPort(f[2])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
 		state, _ := strconv.ParseUint(f[3], 16, 8)
 		inode, _ := strconv.ParseUint(f[9], 10, 64)
-		rows = append(rows, tcpRow{local: local, state: int(state), inode: inode})
+		rows = append(rows, tcpRow{local: local, remote: remote, state: int(state), inode: inode})
 	}
 	return rows, sc.Err()
 }

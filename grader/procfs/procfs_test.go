@@ -1,8 +1,11 @@
 package procfs
 
 import (
+	"maps"
 	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,6 +54,22 @@ func TestSelf(t *testing.T) {
 	on, err := ListeningOn(l.Addr().(*net.TCPAddr).Port)
 	require.NoError(t, err)
 	assert.True(t, on)
+
+	// The server's end of a connection is found from the client's two
+	// addresses, and it is one of this process's sockets.
+	c, err := net.Dial("tcp4", l.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	srv, err := l.Accept()
+	require.NoError(t, err)
+	defer srv.Close()
+	ino, err := ConnInode(netip.MustParseAddrPort(l.Addr().String()), netip.MustParseAddrPort(c.LocalAddr().String()))
+	require.NoError(t, err)
+	socks, err := Inodes(os.Getpid(), "socket")
+	require.NoError(t, err)
+	assert.Contains(t, slices.Collect(maps.Values(socks)), ino)
+	_, err = ConnInode(netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2"))
+	assert.Error(t, err)
 
 	sig, err := ReadSignals(os.Getpid())
 	require.NoError(t, err)

@@ -259,22 +259,37 @@ func describe(ps []procfs.Stat) string {
 	return "[" + strings.Join(parts, "; ") + "]"
 }
 
-// childForNewest returns the server's most recently started child: the one
-// serving the client that connected last.
-func (s *server) childForNewest() procfs.Stat {
-	live, _ := s.children()
-	if len(live) == 0 {
-		s.t.Fail(Failure{Did: "looked for the server's children", Expected: "one child per client", Got: "none",
-			Hint:   "one child process per client: fork (C) or re-exec (Go) after accept",
-			ByHand: fmt.Sprintf("ps --ppid %d", s.proc.Pid)})
-	}
-	newest := live[0]
-	for _, k := range live {
-		if k.Start > newest.Start || (k.Start == newest.Start && k.Pid > newest.Pid) {
-			newest = k
+// childServing returns the server's child that serves c: the one holding
+// the server's end of c's connection among its fds. (Telling children by
+// start time fails when two start in the same clock tick and pids wrap.)
+func (s *server) childServing(c *wire.Conn) procfs.Stat {
+	var found procfs.Stat
+	var holders []procfs.Stat
+	err := harness.Eventually(wait, "the child serving "+c.Name, func() (bool, error) {
+		ino, err := procfs.ConnInode(c.RemoteAddr(), c.LocalAddr())
+		if err != nil {
+			return false, err
 		}
-	}
-	return newest
+		live, _ := s.children()
+		holders = holders[:0]
+		for _, k := range live {
+			socks, _ := procfs.Inodes(k.Pid, "socket")
+			for _, i := range socks {
+				if i == ino {
+					holders = append(holders, k)
+				}
+			}
+		}
+		if len(holders) == 1 {
+			found = holders[0]
+		}
+		return len(holders) == 1, nil
+	})
+	s.t.Check(err, Failure{Did: "looked for the child process holding " + c.Name + "'s connection",
+		Expected: "exactly one child holds it", Got: fmt.Sprintf("%d: %s (%v)", len(holders), describe(holders), err),
+		Hint:   "each client is served by a child of its own, which holds the client's socket; the parent closes its copy after the fork, and no other child should have it",
+		ByHand: fmt.Sprintf("ss -tnp 'dport = :%d'", c.LocalAddr().Port())})
+	return found
 }
 
 func serverTests() []*Test {
@@ -443,8 +458,8 @@ func testZombies(t *T) {
 		s.expect(o, "user1 closed its connection", "the others are told \"* userN left\"", "* user1 left")
 	}
 	s.waitProcesses(2, "user1 left")
-	victim := s.childForNewest()
-	t.Logf("kill -9 %d (the newest child, serving user3)", victim.Pid)
+	victim := s.childServing(c[2])
+	t.Logf("kill -9 %d (the child serving user3)", victim.Pid)
 	syscall.Kill(victim.Pid, syscall.SIGKILL)
 	s.expect(c[1], fmt.Sprintf("kill -9 of child %d, which served user3", victim.Pid),
 		"a child that dies without saying goodbye must still be announced: when you reap it, tell the others", "* user3 left")
@@ -518,13 +533,12 @@ func testSigpipeReset(t *T) {
 // user2's last words.
 func testLastWords(t *T) {
 	s := t.startServer(harness.Options{})
-	c := s.join(nil, 2)
+	c := s.join(nil, 3)
 	serving := s.proc.Pid // a single-process server serves everyone itself
 	if !t.cfg.SingleProcess {
-		s.waitProcesses(2, "2 clients connected")
-		serving = s.childForNewest().Pid
+		s.waitProcesses(3, "3 clients connected")
+		serving = s.childServing(c[1]).Pid
 	}
-	c = append(c, s.join(c, 1)...)
 	s.stop(serving, "the process serving user2")
 	defer syscall.Kill(serving, syscall.SIGCONT)
 	s.send(c[1], "last words 1\nlast words 2\n", "user2 sends two lines")

@@ -46,7 +46,7 @@ func testKilledReader(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 3)
 	s.waitProcesses(3, "3 clients connected")
-	reader := s.childForNewest() // user3's
+	reader := s.childServing(c[2])
 	t.Check(syscall.Kill(reader.Pid, syscall.SIGSTOP), Failure{Did: "kill -STOP user3's child", Hint: "the child exited early"})
 	t.Logf("kill -STOP %d: user3's child can read nothing now", reader.Pid)
 	var b strings.Builder

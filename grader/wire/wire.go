@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -162,6 +163,12 @@ func (c *Conn) Reset() error {
 	c.c.SetLinger(0)
 	return c.c.Close()
 }
+
+// LocalAddr is this end's address; RemoteAddr the server's.
+func (c *Conn) LocalAddr() netip.AddrPort { return c.c.LocalAddr().(*net.TCPAddr).AddrPort() }
+
+// RemoteAddr is the server's address.
+func (c *Conn) RemoteAddr() netip.AddrPort { return c.c.RemoteAddr().(*net.TCPAddr).AddrPort() }
 
 // SetReadBuffer shrinks or grows the kernel's receive buffer (SO_RCVBUF);
 // set before data arrives.
