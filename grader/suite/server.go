@@ -554,39 +554,41 @@ func testLastWords(t *T) {
 	hint := "when a write to a client fails (EPIPE, ECONNRESET), first read what the client sent before it went (recv until EAGAIN or 0) and relay it, then say it left"
 	want := []string{"user2: last words 1", "user2: last words 2", "* user2 left"}
 	s.check(expectUntil(c[0], want, ""), Failure{Did: did + "; user1 reads", Expected: quoteLines(want), Hint: hint})
-	// A single-process server read user1's line and user2's in either order.
-	also := ""
-	if t.cfg.SingleProcess {
-		also = "user1: are you there?"
+	if t.cfg.SingleProcess { // it read user1's line and user2's in either order
+		s.check(expectUntil(c[2], want, "user1: are you there?"), Failure{Did: did + "; user3 reads",
+			Expected: quoteLines(want) + `, and "user1: are you there?" anywhere among them`, Hint: hint})
+	} else {
+		s.check(expectUntil(c[2], want, ""), Failure{Did: did + "; user3 reads", Expected: quoteLines(want), Hint: hint})
 	}
-	s.check(expectUntil(c[2], want, also), Failure{Did: did + "; user3 reads", Expected: quoteLines(slices.DeleteFunc(append(want, also), func(l string) bool { return l == "" })), Hint: hint})
 	t.Logf("user2's last two lines reached user1 and user3 before \"* user2 left\"")
 }
 
-// expectUntil is Expect that stops early at the last line wanted: a
-// mismatch is reported at once rather than after a wait for lines that will
-// never come. A line also (if not "") must come too, anywhere among them.
-func expectUntil(c *wire.Conn, want []string, also string) error {
-	var got []string
-	seen, n := also == "", len(want)
-	if !seen {
+// expectUntil reads c's lines up to the last of want and checks that they
+// are want, in order, with the line anywhere (if not "") once among them. It
+// stops at the last line wanted, so a mismatch is reported at once rather
+// than after a wait for lines that will never come.
+func expectUntil(c *wire.Conn, want []string, anywhere string) error {
+	last, n := want[len(want)-1], len(want)
+	if anywhere != "" {
 		n++
 	}
-	for len(got) < n {
+	var got, rest []string
+	saw := anywhere == ""
+	for len(got) < n && !(saw && slices.Contains(rest, last)) {
 		line, err := c.ReadLine(wait)
 		if err != nil {
 			return fmt.Errorf("after %d of %d lines: %w", len(got), n, err)
 		}
 		got = append(got, line)
-		seen = seen || line == also
-		if seen && line == want[len(want)-1] || line == want[len(want)-1] && len(got) == n {
-			break
+		if line == anywhere && !saw {
+			saw = true
+		} else {
+			rest = append(rest, line)
 		}
 	}
-	rest := slices.DeleteFunc(slices.Clone(got), func(l string) bool { return also != "" && l == also })
-	if !seen || !slices.Equal(rest, want) {
-		if also != "" {
-			want = append(slices.Clone(want), also)
+	if !saw || !slices.Equal(rest, want) {
+		if anywhere != "" {
+			want = append(slices.Clone(want), anywhere)
 		}
 		return &wire.MismatchError{Conn: c.Name, Want: want, Got: got}
 	}
@@ -765,25 +767,7 @@ func testBurst(t *T) {
 	const clients, each = 10, 200
 	s := t.startServer(harness.Options{})
 	conns := s.join(nil, clients)
-	received := make([][]string, clients)
-	errs := make([]error, clients)
-	var wg sync.WaitGroup
-	for i, c := range conns {
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			var b strings.Builder
-			for m := range each {
-				fmt.Fprintf(&b, "m%d\n", m)
-			}
-			c.Send(b.String())
-		}()
-		go func() {
-			defer wg.Done()
-			received[i], errs[i] = c.ReadLines((clients-1)*each, 2*wait)
-		}()
-	}
-	wg.Wait()
+	received, errs := flood(conns, each, (clients-1)*each, 2*wait)()
 	did := fmt.Sprintf("%d clients sent %d messages each, all at once", clients, each)
 	for i, err := range errs {
 		t.Check(err, Failure{Did: did, Expected: fmt.Sprintf("user%d receives the %d messages of the 9 others", i+1, (clients-1)*each),
@@ -811,6 +795,34 @@ func testBurst(t *T) {
 	}
 	commonOrder(t, did, received, "one process must decide the order (the server's main process) and relay in that order to everyone")
 	t.Logf("%d x %d messages: complete, per-sender order, one common order", clients, each)
+}
+
+// flood has every client of conns send each messages "m0".."mK" in one
+// write while it reads want lines (for at most timeout), all at once; the
+// function it returns waits for them and returns what each client read.
+func flood(conns []*wire.Conn, each, want int, timeout time.Duration) func() ([][]string, []error) {
+	received := make([][]string, len(conns))
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			var b strings.Builder
+			for m := range each {
+				fmt.Fprintf(&b, "m%d\n", m)
+			}
+			c.Send(b.String())
+		}()
+		go func() {
+			defer wg.Done()
+			received[i], errs[i] = c.ReadLines(want, timeout)
+		}()
+	}
+	return func() ([][]string, []error) {
+		wg.Wait()
+		return received, errs
+	}
 }
 
 // commonOrder checks that any two clients (received[i] is what user i+1

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -154,27 +153,10 @@ func testBurstChurn(t *T) {
 	const steady, each, churners, churnMsgs = 10, 1000, 4, 20
 	s := t.startServer(harness.Options{})
 	conns := s.join(nil, steady)
-	received := make([][]string, steady)
-	errs := make([]error, steady)
-	var wg sync.WaitGroup
 	// Each steady client reads until it has every message of the others, the
 	// churners' messages and their joins and leaves.
 	want := (steady-1)*each + churners*(churnMsgs+2)
-	for i, c := range conns {
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			var b strings.Builder
-			for m := range each {
-				fmt.Fprintf(&b, "m%d\n", m)
-			}
-			c.Send(b.String())
-		}()
-		go func() {
-			defer wg.Done()
-			received[i], errs[i] = c.ReadLines(want, 6*wait)
-		}()
-	}
+	done := flood(conns, each, want, 6*wait)
 	// Meanwhile clients come, speak and go, one after another.
 	for k := range churners {
 		id := steady + 1 + k
@@ -187,7 +169,7 @@ func testBurstChurn(t *T) {
 		s.send(x, b.String(), "a client that joined mid-burst sends 20 messages")
 		x.Close()
 	}
-	wg.Wait()
+	received, errs := done()
 	did := fmt.Sprintf("%d clients sent %d messages each at once, while %d others joined, sent %d and left", steady, each, churners, churnMsgs)
 	for i, err := range errs {
 		s.check(err, Failure{Did: did, Expected: fmt.Sprintf("user%d receives %d lines", i+1, want),

@@ -149,23 +149,22 @@ func (s *server) loop() error {
 	}
 }
 
-// acceptAll accepts every pending connection.
+// acceptAll accepts waiting connections, a few dozen per turn.
 func (s *server) acceptAll() {
-	for {
+	for range 64 {
 		fd, peer, err := sockets.Accept(s.listenFd)
-		if err == unix.EAGAIN || err == unix.ECONNABORTED || err == unix.EINTR {
-			if err == unix.EAGAIN {
-				return
-			}
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			return
+		case unix.EINTR, unix.ECONNABORTED:
 			continue
-		}
-		if err == unix.EMFILE || err == unix.ENFILE {
-			s.log.Printf("accept: %v: not accepting until a client leaves", err)
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			s.log.Printf("accept: %v; not accepting until a client leaves", err)
 			unix.EpollCtl(s.ep, unix.EPOLL_CTL_DEL, s.listenFd, nil)
 			s.paused = true
 			return
-		}
-		if err != nil {
+		default:
 			s.log.Printf("accept: %v", err)
 			return
 		}
