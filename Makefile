@@ -108,13 +108,14 @@ grade-many: build ## grade the reference programs N times (N=20): every run must
 
 fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 	@mkdir -p $(BIN)/fixtures
-	for d in OK SIGPIPE NO_REAP LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT; do \
+	for d in OK SIGPIPE NO_REAP LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT OTHER_FORMAT OTHER_FORMAT_NO_REAP BUSY_POLL; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_server_$$d fixtures/broken/c/server.c || exit 1; done
-	for d in OK TURNS BUSY; do \
+	for d in OK TURNS BUSY FULL_BUFFER BANNER NO_NEWLINE; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_client_$$d fixtures/broken/c/client.c || exit 1; done
 	for d in OK ONE_SLOT NO_UNLINK NO_TIMERS TEXT_IN_PIPES; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_shmserver_$$d fixtures/broken/c/shmserver.c || exit 1; done
 	$(GO) build -o $(BIN)/fixtures/threads ./fixtures/broken/threads
+	$(GO) build -o $(BIN)/fixtures/panics ./fixtures/broken/panics
 
 test: lint ## run every test, with the race detector
 	$(GO) test -race -count=1 -timeout 10m ./...

@@ -28,7 +28,15 @@ type Stat struct {
 	UTime uint64 // user CPU time, in clock ticks
 	STime uint64 // system CPU time, in clock ticks
 	Start uint64 // start time after boot, in clock ticks: with Pid, names a process
+	// ExitCode is a zombie's exit status in waitpid(2)'s form (field 52,
+	// Linux 3.5 on): status<<8, or the killing signal, plus 0x80 if it
+	// dumped core. 0 for a live process.
+	ExitCode int
 }
+
+// TicksPerSecond is the unit of Stat's CPU times (USER_HZ, sysconf(_SC_CLK_TCK)),
+// 100 on every Linux the grader runs on.
+const TicksPerSecond = 100
 
 // ReadStat reads /proc/PID/stat. By hand: ps -o pid,ppid,pgid,stat,comm -p PID.
 func ReadStat(pid int) (Stat, error) {
@@ -54,11 +62,15 @@ func parseStat(b []byte) (Stat, error) {
 	}
 	num := func(n int) uint64 { v, _ := strconv.ParseUint(f[n-3], 10, 64); return v }
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:open])))
-	return Stat{
+	st := Stat{
 		Pid: pid, Comm: string(b[open+1 : end]), State: f[0][0],
 		PPid: int(num(4)), PGrp: int(num(5)),
 		UTime: num(14), STime: num(15), Start: num(22),
-	}, nil
+	}
+	if len(f) >= 52-2 {
+		st.ExitCode = int(num(52))
+	}
+	return st, nil
 }
 
 // All returns the stat of every process on the system. Processes that exit
@@ -220,6 +232,59 @@ func ConnInode(local, remote netip.AddrPort) (uint64, error) {
 	return 0, fmt.Errorf("no socket from %s to %s in /proc/net/tcp", local, remote)
 }
 
+// RecvQueue returns how many bytes wait unread in the receive queue of the
+// socket whose local address is local and whose peer is remote: what the
+// kernel holds for a program that has not read it yet. By hand: ss -tn, the
+// Recv-Q column.
+func RecvQueue(local, remote netip.AddrPort) (int, error) {
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		rows, err := readTCPTable(table)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range rows {
+			if r.state != tcpListen && r.local.Port() == local.Port() && r.remote.Port() == remote.Port() &&
+				r.local.Addr().Unmap() == local.Addr().Unmap() && r.remote.Addr().Unmap() == remote.Addr().Unmap() {
+				return r.rxQueue, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no socket from %s to %s in /proc/net/tcp", local, remote)
+}
+
+// TreeCPU returns the CPU time (user and system, in clock ticks) that pid
+// and each of its live descendants have used so far, by pid. With two
+// readings, CPUBetween gives what a whole process tree used in between.
+// By hand: ps -o pid,time --ppid PID -p PID.
+func TreeCPU(pid int) (map[int]Stat, error) {
+	st, err := ReadStat(pid)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := Descendants(pid)
+	out := map[int]Stat{pid: st}
+	for _, d := range ds {
+		out[d.Pid] = d
+	}
+	return out, err
+}
+
+// CPUBetween returns the ticks a process tree used between two TreeCPU
+// readings: for a process in both, the difference; for one that started in
+// between, all it used. A process that exited in between is not counted.
+func CPUBetween(before, after map[int]Stat) uint64 {
+	var total uint64
+	for pid, a := range after {
+		b, ok := before[pid]
+		if ok && b.Start == a.Start {
+			total += (a.UTime + a.STime) - (b.UTime + b.STime)
+		} else {
+			total += a.UTime + a.STime
+		}
+	}
+	return total
+}
+
 // ListeningOn reports whether any process listens on TCP port port.
 // By hand: ss -ltn 'sport = :PORT'.
 func ListeningOn(port int) (bool, error) {
@@ -243,6 +308,7 @@ type tcpRow struct {
 	local, remote netip.AddrPort
 	state         int
 	inode         uint64
+	rxQueue       int
 }
 
 // readTCPTable parses /proc/net/tcp or tcp6. A missing file (no IPv6) is an
@@ -275,7 +341,11 @@ func readTCPTable(path string) ([]tcpRow, error) {
 		}
 		state, _ := strconv.ParseUint(f[3], 16, 8)
 		inode, _ := strconv.ParseUint(f[9], 10, 64)
-		rows = append(rows, tcpRow{local: local, remote: remote, state: int(state), inode: inode})
+		var rx uint64
+		if _, q, ok := strings.Cut(f[4], ":"); ok { // tx_queue:rx_queue, in hex
+			rx, _ = strconv.ParseUint(q, 16, 32)
+		}
+		rows = append(rows, tcpRow{local: local, remote: remote, state: int(state), inode: inode, rxQueue: int(rx)})
 	}
 	return rows, sc.Err()
 }
@@ -370,4 +440,30 @@ func PSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// TreeRunning reports whether any thread of pid or of its descendants is
+// running or in uninterruptible sleep (state R or D in
+// /proc/PID/task/TID/stat): the tree is busy, not waiting for input.
+// By hand: ps -L -o pid,tid,stat --ppid PID -p PID.
+func TreeRunning(pid int) bool {
+	pids := []int{pid}
+	if ds, err := Descendants(pid); err == nil {
+		for _, d := range ds {
+			pids = append(pids, d.Pid)
+		}
+	}
+	for _, p := range pids {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", p, task.Name()))
+			if err != nil {
+				continue
+			}
+			if st, err := parseStat(b); err == nil && (st.State == 'R' || st.State == 'D') {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -30,6 +30,7 @@ func buildAll(dir string) error {
 	for name, pkg := range map[string]string{
 		"chat_server": "solutions/server", "chat_client": "solutions/client", "threads": "fixtures/broken/threads",
 		"chat_server_shm": "solutions/shmserver", "chat_server_epoll": "solutions/epollserver",
+		"panics": "fixtures/broken/panics",
 	} {
 		path, err := harness.BuildGo(filepath.Join(root, pkg), dir, name)
 		if err != nil {
@@ -38,8 +39,9 @@ func buildAll(dir string) error {
 		bin[name] = path
 	}
 	for src, defects := range map[string][]string{
-		"server":    {"OK", "SIGPIPE", "NO_REAP", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT"},
-		"client":    {"OK", "TURNS", "BUSY"},
+		"server": {"OK", "SIGPIPE", "NO_REAP", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT",
+			"OTHER_FORMAT", "OTHER_FORMAT_NO_REAP", "BUSY_POLL"},
+		"client":    {"OK", "TURNS", "BUSY", "FULL_BUFFER", "BANNER", "NO_NEWLINE"},
 		"shmserver": {"OK", "ONE_SLOT", "NO_UNLINK", "NO_TIMERS", "TEXT_IN_PIPES"},
 	} {
 		for _, d := range defects {
@@ -152,7 +154,7 @@ func TestLab2ServerFailsLab3(t *testing.T) {
 // every protocol test of the server suite; the checks of child processes do
 // not apply to it, and without -single-process they are exactly what fails.
 func TestEpollBaselinePassesServerSuite(t *testing.T) {
-	perClient := []string{"server/processes", "server/pipes", "server/zombies"}
+	perClient := []string{"server/processes", "server/pipes", "server/zombies", "server/child-killed"}
 	na, fail := map[string]Status{}, map[string]Status{}
 	for _, name := range perClient {
 		na[name], fail[name] = NotApplicable, Fail
@@ -172,24 +174,33 @@ func TestCClientPassesEverything(t *testing.T) {
 	assert.Empty(t, got, "a correct client in C must score full marks")
 }
 
+// formatTests are the tests of the line format: a server that speaks
+// another one fails exactly these, whatever else it gets right.
+var formatTests = map[string]Status{"server/welcome": Fail, "server/relay": Fail, "server/no-echo": Fail,
+	"server/child-killed": Fail, "server/last-words": Fail, "server/long-lines": Fail, "server/pipelined": Fail,
+	"server/max-clients": Fail, "server/goodbye": Fail, "server/burst": Fail}
+
 // TestBrokenServersAreCaught: each broken server fails exactly the tests
 // that target its defect.
 func TestBrokenServersAreCaught(t *testing.T) {
+	otherFormatNoReap := maps.Clone(formatTests)
+	otherFormatNoReap["server/zombies"] = Fail
 	for _, tc := range []struct {
 		prog string
 		want map[string]Status
 	}{
 		{"c_server_SIGPIPE", map[string]Status{"server/sigpipe-stdio": Fail}},
-		{"c_server_NO_REAP", map[string]Status{"server/processes": Fail, "server/zombies": Fail, "server/sigpipe-reset": Fail}},
+		// Its design announces a child's death when it reaps it.
+		{"c_server_NO_REAP", map[string]Status{"server/zombies": Fail, "server/child-killed": Timeout}},
 		{"c_server_LEAVE_CHILDREN", map[string]Status{"server/sigterm": Fail, "server/sigint": Fail}},
-		// With 200 lines echoed to a sender that is not reading yet, the
-		// echo shows (FAIL) or the fixture's blocking writes stall the room
-		// (TIMEOUT), depending on how far the socket buffers have grown.
-		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/sigpipe-reset": racy, "server/last-words": Fail,
-			"server/sigpipe-stdio": Fail, "server/burst": Fail}},
+		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/last-words": Fail, "server/burst": Fail}},
 		{"c_server_DROP_BURST", map[string]Status{"server/sigpipe-reset": Timeout, "server/burst": Timeout}},
 		{"c_server_FIXED_PORT", map[string]Status{"server/port": Fail}},
-		{"threads", map[string]Status{"server/processes": Fail, "server/pipes": Fail, "server/zombies": Fail, "server/last-words": Fail}},
+		{"c_server_OTHER_FORMAT", formatTests},
+		{"c_server_OTHER_FORMAT_NO_REAP", otherFormatNoReap},
+		{"c_server_BUSY_POLL", map[string]Status{"server/idle-cpu": Fail}},
+		{"threads", map[string]Status{"server/processes": Fail, "server/pipes": Fail, "server/zombies": Fail,
+			"server/child-killed": Fail, "server/last-words": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
 			got := grade(t, Config{Server: []string{bin[tc.prog]}}, "server", "")
@@ -197,6 +208,41 @@ func TestBrokenServersAreCaught(t *testing.T) {
 			t.Logf("%s fails: %v", tc.prog, slices.Sorted(maps.Keys(got)))
 		})
 	}
+}
+
+// TestDeathIsNamed: a server killed by SIGPIPE when it logs to a closed
+// stderr is reported as killed by SIGPIPE every time, not as a connection
+// reset or a dead accept loop, whichever the test happened to see first.
+func TestDeathIsNamed(t *testing.T) {
+	tests, err := Select("server", "^server/sigpipe-stdio$")
+	require.NoError(t, err)
+	for i := range 20 {
+		r := Run(tests[0], Config{Server: []string{bin["c_server_SIGPIPE"]}}, 1)
+		require.Equal(t, Fail, r.Status, "run %d", i)
+		assert.Contains(t, r.Failure.Got, "killed by SIGPIPE", "run %d", i)
+	}
+}
+
+// TestPanicIsShown: a Go server that panics after accept is reported with
+// the panic's first line, whichever test meets it first, and quickly:
+// every test fails at once on the observed cause.
+func TestPanicIsShown(t *testing.T) {
+	cfg := Config{Server: []string{bin["panics"]}}
+	tests, err := Select("server", "")
+	require.NoError(t, err)
+	for _, test := range tests {
+		r := Run(test, cfg, 1)
+		if test.Name == "server/port" {
+			continue // it checks the listening socket only, which is right
+		}
+		if test.Name == "server/sigpipe-stdio" {
+			continue // it closes the server's stderr on purpose
+		}
+		require.Equal(t, Fail, r.Status, test.Name)
+		assert.Contains(t, r.Stderr, "panic: TODO(lab2): serve the client", test.Name)
+		assert.Contains(t, r.Failure.Got, "exited with status 2", test.Name)
+	}
+	assertNothingLeft(t, cfg.Server)
 }
 
 func TestCShmServerPassesLab3(t *testing.T) {
@@ -248,8 +294,13 @@ func TestBrokenClientsAreCaught(t *testing.T) {
 		want map[string]Status
 	}{
 		{"c_client_BUSY", map[string]Status{"client/idle-cpu": Fail}},
+		// Blocked in read(stdin), it reads the socket only after a line is
+		// typed, and stdin again only after the socket has data.
 		{"c_client_TURNS", map[string]Status{"client/stdin": Fail, "client/prints-idle": Fail,
-			"client/server-close": Fail, "client/stdin-eof": Fail, "client/escapes": Fail}},
+			"client/server-close": Fail, "client/escapes": Fail}},
+		{"c_client_FULL_BUFFER", map[string]Status{"client/prints-idle": Fail}},
+		{"c_client_BANNER", map[string]Status{"client/prints-idle": Fail}},
+		{"c_client_NO_NEWLINE", map[string]Status{"client/stdin": Fail, "client/long-lines": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
 			got := grade(t, Config{Client: []string{bin[tc.prog]}}, "client", "")
@@ -258,17 +309,37 @@ func TestBrokenClientsAreCaught(t *testing.T) {
 	}
 }
 
-// TestHangingServerTimesOut: a server that accepts and never answers ends
-// each test in TIMEOUT: by a wait's limit, or by the test's own deadline,
-// and everything it started is killed.
+// TestPrintsIdleTellsWhy: client/prints-idle names each of three faults
+// for what it is.
+func TestPrintsIdleTellsWhy(t *testing.T) {
+	tests, err := Select("client", "^client/prints-idle$")
+	require.NoError(t, err)
+	for prog, want := range map[string]string{
+		"c_client_TURNS":       "had not read the 32 bytes waiting in its socket",
+		"c_client_FULL_BUFFER": "appeared only when it exited",
+		"c_client_BANNER":      `besides the lines, it printed "Connected to`,
+	} {
+		r := Run(tests[0], Config{Client: []string{bin[prog]}}, 1)
+		require.Equal(t, Fail, r.Status, prog)
+		assert.Contains(t, r.Failure.Got, want, prog)
+	}
+}
+
+// TestHangingServerTimesOut: a server that accepts and never answers fails
+// the tests of the line format at once, once a first client has waited out
+// its limit for the welcome; the others end in TIMEOUT by a wait's limit or
+// by the test's own deadline, and everything they started is killed.
 func TestHangingServerTimesOut(t *testing.T) {
 	cfg := Config{Server: []string{bin["threads"], "-hang"}}
 	tests, err := Select("server", "^server/welcome$")
 	require.NoError(t, err)
 	r := Run(tests[0], cfg, 1)
-	assert.Equal(t, Timeout, r.Status)
+	assert.Equal(t, Fail, r.Status, "the probe saw no welcome within its wait: the tests that need it fail at once")
 	assert.Contains(t, r.Failure.Got, "timed out after 5s")
 
+	// server/processes needs no welcome: it runs, and waits for a child.
+	tests, err = Select("server", "^server/processes$")
+	require.NoError(t, err)
 	short := *tests[0]
 	short.Timeout = 500 * time.Millisecond // shorter than any of its waits
 	start := time.Now()

@@ -106,8 +106,19 @@ func Run(test *Test, cfg Config, repeat int) Result {
 	if test.PerClient && cfg.SingleProcess {
 		return Result{Test: test, Status: NotApplicable}
 	}
-	res := Result{Test: test, Status: Pass}
 	start := time.Now()
+	if test.Lab != "client" {
+		g := probeGreeting(cfg, test.Lab)
+		if f := g.stops(test); f != nil {
+			status := Fail
+			if f.TimedOut {
+				status = Timeout
+			}
+			return Result{Test: test, Status: status, Runs: 1, Failed: 1, Failure: f, Stderr: g.stderr,
+				Elapsed: time.Since(start), Notes: []string{"not run: it needs what the first client of a fresh server did not get (below)"}}
+		}
+	}
+	res := Result{Test: test, Status: Pass}
 	for range max(repeat, 1) {
 		status, t := runOnce(test, cfg)
 		res.Runs++
@@ -138,7 +149,7 @@ func Run(test *Test, cfg Config, repeat int) Result {
 }
 
 func runOnce(test *Test, cfg Config) (Status, *T) {
-	t := &T{cfg: cfg, lab: test.Lab}
+	t := &T{cfg: cfg, lab: test.Lab, ended: make(chan struct{})}
 	done := make(chan any, 1)
 	go func() {
 		defer func() { done <- recover() }()

@@ -27,15 +27,15 @@ func shmTests() []*Test {
 	return append(tests,
 		&Test{Name: "shm/mapping", Lab: "shm", Points: 3, Timeout: 15 * time.Second,
 			What: "the server and every child map the same /dev/shm object", Run: testShmMapping},
-		&Test{Name: "shm/index-only", Lab: "shm", Points: 3, Timeout: 20 * time.Second,
+		&Test{Name: "shm/index-only", Lab: "shm", NeedsWelcome: true, Points: 3, Timeout: 20 * time.Second,
 			What: "the parent passes indexes, not text: its writes stay small while messages are large", Run: testIndexOnly},
-		&Test{Name: "shm/burst-churn", Lab: "shm", Points: 5, Timeout: 60 * time.Second,
+		&Test{Name: "shm/burst-churn", Lab: "shm", NeedsWelcome: true, Points: 5, Timeout: 60 * time.Second,
 			What: "10 clients x 1000 messages while others join and leave: exactly once, one order", Run: testBurstChurn},
-		&Test{Name: "shm/slow-reader", Lab: "shm", Points: 3, Timeout: 30 * time.Second,
+		&Test{Name: "shm/slow-reader", Lab: "shm", NeedsWelcome: true, Points: 3, Timeout: 30 * time.Second,
 			What: "a client that stops reading is kicked; the others get every message meanwhile", Run: testSlowReader},
-		&Test{Name: "shm/idle-timeout", Lab: "shm", Points: 4, Timeout: 20 * time.Second,
+		&Test{Name: "shm/idle-timeout", Lab: "shm", NeedsWelcome: true, Points: 4, Timeout: 20 * time.Second,
 			What: "with -idle 1s an idle client times out within 2 s; an active one does not", Run: testIdleTimeout},
-		&Test{Name: "shm/killed-reader", Lab: "shm", Points: 3, Timeout: 20 * time.Second,
+		&Test{Name: "shm/killed-reader", Lab: "shm", NeedsWelcome: true, Points: 3, Timeout: 20 * time.Second,
 			What: "a reader killed while it holds slots releases them: the room goes on", Run: testKilledReader},
 	)
 }
@@ -44,7 +44,7 @@ func testKilledReader(t *T) {
 	const msgs = 50 // more than any sane ring of slots per client
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 3)
-	s.waitProcesses(3, "3 clients connected")
+	s.waitProcesses(3, "3 clients connected", false, c)
 	reader := s.childServing(c[2])
 	t.Check(syscall.Kill(reader.Pid, syscall.SIGSTOP), Failure{Did: "kill -STOP user3's child", Hint: "the child exited early"})
 	t.Logf("kill -STOP %d: user3's child can read nothing now", reader.Pid)
@@ -79,8 +79,8 @@ func testKilledReader(t *T) {
 
 func testShmMapping(t *T) {
 	s := t.startServer(harness.Options{})
-	s.join(nil, 3)
-	s.waitProcesses(3, "3 clients connected")
+	c := s.connect(nil, 3)
+	s.waitProcesses(3, "3 clients connected", false, c)
 	want := fmt.Sprintf("/dev/shm/chatlab-%d", s.proc.Pid)
 	live, _ := s.children()
 	for _, pid := range append([]int{s.proc.Pid}, pids(live)...) {

@@ -29,8 +29,13 @@ type Test struct {
 	// PerClient marks a check of the process-per-client design: it does not
 	// apply to a single-process server (Config.SingleProcess).
 	PerClient bool
-	What      string // one line: what it checks, for reports and handouts
-	Run       func(*T)
+	// NeedsWelcome marks a test of the line format: it starts from the
+	// welcome line, and ends at once when a first client did not get one
+	// (probeGreeting). The checks of processes, pipes, signals and CPU do
+	// not need it: they connect without reading (server.connect).
+	NeedsWelcome bool
+	What         string // one line: what it checks, for reports and handouts
+	Run          func(*T)
 }
 
 // Config says what is under test and how to run it.
@@ -71,6 +76,7 @@ type T struct {
 	conns   []*wire.Conn
 	closers []func()
 	aborted bool
+	ended   chan struct{} // closed by finish
 }
 
 // errStop unwinds a test that has failed; the runner recovers it.
@@ -152,6 +158,9 @@ func (t *T) own(c *wire.Conn) *wire.Conn {
 // (a timeout): every wait the test is blocked in then ends.
 func (t *T) finish() {
 	t.mu.Lock()
+	if !t.aborted {
+		close(t.ended)
+	}
 	t.aborted = true
 	conns, procs, closers := slices.Clone(t.conns), slices.Clone(t.procs), slices.Clone(t.closers)
 	t.mu.Unlock()

@@ -16,7 +16,9 @@
 // In labs/, each region becomes its stub: the lines after //lab:else, with
 // their comment marks taken off, so that the skeleton compiles (and fails
 // its tests quickly, never hangs). -fill keeps the reference code of the
-// given labs instead, to check that filling a lab's TODOs raises its score.
+// given labs (lab2) or tasks (lab2.1: the region marked "//lab:begin lab2 1")
+// instead, to check that filling a lab's TODOs raises its score, or to make a
+// half-done lab for the grader's benchmark.
 // A file that starts with //lab:omit is solution-only (the epoll baseline)
 // and is left out of labs/.
 //
@@ -45,7 +47,7 @@ import (
 func main() {
 	src := flag.String("solutions", "solutions", "the reference solutions")
 	dst := flag.String("labs", "labs", "where the skeletons go")
-	fill := flag.String("fill", "", "labs whose regions keep the reference code, e.g. lab1,lab2")
+	fill := flag.String("fill", "", "labs (lab2) or single tasks (lab2.1) whose regions keep the reference code, e.g. lab1,lab2.1,lab2.2")
 	check := flag.Bool("check", false, "compare with -labs instead of writing it")
 	handouts := flag.String("handouts", "handouts", "the handouts whose grading tables are regenerated (empty: none)")
 	flag.Parse()
@@ -291,7 +293,7 @@ func skeleton(b []byte, fill []string) ([]byte, error) {
 			return nil, fmt.Errorf("line %d: //lab:begin without //lab:end", i+1)
 		}
 		keep := stub
-		if slices.Contains(fill, lab) {
+		if slices.Contains(fill, lab) || (len(fields) > 1 && slices.Contains(fill, lab+"."+fields[1])) {
 			keep = code
 		}
 		for _, l := range keep {
