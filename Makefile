@@ -8,7 +8,7 @@ PORT    ?= 5015
 SERVER_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve serve-lab2 serve-epoll client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup
+.PHONY: help build serve serve-lab2 serve-epoll client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup bench-grader
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -63,6 +63,9 @@ bench-smoke: build fixtures ## a short chatbench run: no loss from any design, a
 	if [ $$status -ne 1 ] || ! echo "$$out" | grep -q '^FAILED'; then \
 		echo "bench-smoke: chatbench did not report the loss of c_server_DROP_BURST (exit $$status)"; exit 1; fi; \
 	echo "bench-smoke: the dropping server's loss was reported"
+
+bench-grader: ## how long grading takes, for the references and for programs far from right (3 rounds each)
+	$(GO) test -run '^$$' -bench Grade -benchtime 1x -count 3 ./grader/suite
 
 bench-wakeup: ## what waking an idle process costs, in Go and in C (handouts/bench.md uses the two figures)
 	$(GO) build -o $(BIN)/wakecost ./grader/cmd/wakecost

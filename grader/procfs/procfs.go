@@ -252,37 +252,60 @@ func RecvQueue(local, remote netip.AddrPort) (int, error) {
 	return 0, fmt.Errorf("no socket from %s to %s in /proc/net/tcp", local, remote)
 }
 
-// TreeCPU returns the CPU time (user and system, in clock ticks) that pid
-// and each of its live descendants have used so far, by pid. With two
-// readings, CPUBetween gives what a whole process tree used in between.
-// By hand: ps -o pid,time --ppid PID -p PID.
-func TreeCPU(pid int) (map[int]Stat, error) {
+// CPU is a process's CPU time as TreeCPU reads it.
+type CPU struct {
+	Comm  string
+	Start uint64 // with the pid, names the process
+	Ns    uint64 // nanoseconds on a CPU, summed over its live threads
+}
+
+// TreeCPU returns the CPU time that pid and each of its live descendants
+// have used so far, by pid, to the nanosecond: the first field of each
+// thread's /proc/PID/task/TID/schedstat (clock ticks, as in
+// /proc/PID/stat, would need long windows to tell a quiet process from a
+// busy one). With two readings, CPUBetween gives what a whole process tree
+// used in between. By hand: ps -L -o pid,tid,time --ppid PID -p PID.
+func TreeCPU(pid int) (map[int]CPU, error) {
 	st, err := ReadStat(pid)
 	if err != nil {
 		return nil, err
 	}
 	ds, err := Descendants(pid)
-	out := map[int]Stat{pid: st}
-	for _, d := range ds {
-		out[d.Pid] = d
+	out := map[int]CPU{}
+	for _, p := range append([]Stat{st}, ds...) {
+		c := CPU{Comm: p.Comm, Start: p.Start}
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p.Pid))
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", p.Pid, task.Name()))
+			if err != nil {
+				continue
+			}
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				ns, _ := strconv.ParseUint(f[0], 10, 64)
+				c.Ns += ns
+			}
+		}
+		out[p.Pid] = c
 	}
 	return out, err
 }
 
-// CPUBetween returns the ticks a process tree used between two TreeCPU
-// readings: for a process in both, the difference; for one that started in
-// between, all it used. A process that exited in between is not counted.
-func CPUBetween(before, after map[int]Stat) uint64 {
-	var total uint64
+// CPUBetween returns the nanoseconds a process tree used between two
+// TreeCPU readings, by pid: for a process in both, the difference; for one
+// that started in between, all it used. A process or thread that exited in
+// between is not counted.
+func CPUBetween(before, after map[int]CPU) map[int]uint64 {
+	used := map[int]uint64{}
 	for pid, a := range after {
-		b, ok := before[pid]
-		if ok && b.Start == a.Start {
-			total += (a.UTime + a.STime) - (b.UTime + b.STime)
+		if b, ok := before[pid]; ok && b.Start == a.Start {
+			if a.Ns > b.Ns {
+				used[pid] = a.Ns - b.Ns
+			}
 		} else {
-			total += a.UTime + a.STime
+			used[pid] = a.Ns
 		}
 	}
-	return total
+	return used
 }
 
 // ListeningOn reports whether any process listens on TCP port port.

@@ -466,23 +466,16 @@ func testIdleCPU(t *T) {
 	if _, err := s.r.Peek(1); err != nil {
 		t.Logf("the client sent nothing for the typed line (%v); measuring all the same", err)
 	}
-	before, err := procfs.TreeCPU(s.proc.Pid)
-	t.setup(err, "read /proc/PID/stat")
 	const window = 500 * time.Millisecond
-	time.Sleep(window) // the measurement window
-	after, err := procfs.TreeCPU(s.proc.Pid)
-	if err != nil {
-		s.fail(Failure{Did: "read /proc/PID/stat", Expected: "the client waits for input", Got: err.Error(),
-			Hint: "the client exited while it should have been waiting for input"})
-	}
-	ticks := procfs.CPUBetween(before, after)
-	if ticks > 5 {
+	settleProc(s.proc)
+	used, total := treeCPU(t, s.proc, window)
+	if total > window/10 {
 		t.Fail(Failure{Did: fmt.Sprintf("left the client idle for %v (stdin open, nothing sent)", window),
-			Expected: "at most 50 ms of CPU time", Got: fmt.Sprintf("%d ms", ticks*1000/procfs.TicksPerSecond),
+			Expected: fmt.Sprintf("at most %v of CPU time", window/10), Got: fmt.Sprintf("%v: %s", total.Round(time.Millisecond), used),
 			Hint:   "block in poll()/select()/read() with no timeout; never loop on non-blocking reads",
 			ByHand: "top -p PID, or: ps -o pid,time,stat -p PID"})
 	}
-	t.Logf("%d ms of CPU time over %v idle", ticks*1000/procfs.TicksPerSecond, window)
+	t.Logf("%v of CPU time over %v idle", total.Round(10*time.Microsecond), window)
 }
 
 func testNoServer(t *T) {

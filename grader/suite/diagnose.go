@@ -15,7 +15,7 @@ import (
 )
 
 // describeExit says how a program ended, in the words a student looks up:
-// "exited with status 2", "killed by SIGSEGV (segmentation fault), core
+// "exited with status 2", "was killed by SIGSEGV (segmentation fault), core
 // dumped".
 func describeExit(st *os.ProcessState) string {
 	if st == nil {
@@ -33,7 +33,7 @@ func describeWait(ws syscall.WaitStatus) string {
 	case ws.Exited():
 		return fmt.Sprintf("exited with status %d", ws.ExitStatus())
 	case ws.Signaled():
-		s := fmt.Sprintf("killed by %s (%v)", unix.SignalName(ws.Signal()), ws.Signal())
+		s := fmt.Sprintf("was killed by %s (%v)", unix.SignalName(ws.Signal()), ws.Signal())
 		if ws.CoreDump() {
 			s += ", core dumped"
 		}

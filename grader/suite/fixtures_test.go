@@ -193,7 +193,9 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		// Its design announces a child's death when it reaps it.
 		{"c_server_NO_REAP", map[string]Status{"server/zombies": Fail, "server/child-killed": Timeout}},
 		{"c_server_LEAVE_CHILDREN", map[string]Status{"server/sigterm": Fail, "server/sigint": Fail}},
-		{"c_server_ECHO", map[string]Status{"server/relay": Fail, "server/no-echo": Fail, "server/last-words": Fail, "server/burst": Fail}},
+		// The readers of the other tests pass over their own messages: an
+		// echo is no-echo's business alone.
+		{"c_server_ECHO", map[string]Status{"server/no-echo": Fail}},
 		{"c_server_DROP_BURST", map[string]Status{"server/sigpipe-reset": Timeout, "server/burst": Timeout}},
 		{"c_server_FIXED_PORT", map[string]Status{"server/port": Fail}},
 		{"c_server_OTHER_FORMAT", formatTests},
@@ -351,7 +353,7 @@ func TestHangingServerTimesOut(t *testing.T) {
 }
 
 func TestRepeatStopsAtFirstFailure(t *testing.T) {
-	tests, err := Select("server", "^server/relay$")
+	tests, err := Select("server", "^server/no-echo$")
 	require.NoError(t, err)
 	r := Run(tests[0], Config{Server: []string{bin["chat_server"]}}, 3)
 	assert.Equal(t, Pass, r.Status)

@@ -77,6 +77,10 @@ type Result struct {
 	// received (<<), one string per connection.
 	Transcripts []string
 	Stderr      string // the end of the first program's stderr, on failure
+	// SameCause: the failure is one already reported for an earlier test
+	// of this run (the server did not listen, or sent no welcome), so a
+	// terminal report may say so in a line instead of repeating it.
+	SameCause bool
 }
 
 // Max is the points the result counts out of: the test's, or none for a
@@ -114,8 +118,12 @@ func Run(test *Test, cfg Config, repeat int) Result {
 			if f.TimedOut {
 				status = Timeout
 			}
+			note := "not run: it needs the welcome line, which a first client of a fresh server did not get (below)"
+			if f == g.listenFailure {
+				note = "not run: the server did not listen (below)"
+			}
 			return Result{Test: test, Status: status, Runs: 1, Failed: 1, Failure: f, Stderr: g.stderr,
-				Elapsed: time.Since(start), Notes: []string{"not run: it needs what the first client of a fresh server did not get (below)"}}
+				Elapsed: time.Since(start), Notes: []string{note}, SameCause: !g.firstReport(f)}
 		}
 	}
 	res := Result{Test: test, Status: Pass}
@@ -196,4 +204,18 @@ func outcome(t *T, recovered any) Status {
 			Hint: "this is a grader bug; please report it with the output of -v"}
 		return Fail
 	}
+}
+
+// Points returns the points the tests of lab ("all", or labs separated by
+// commas) are worth: every total the kit states is derived from it.
+func Points(lab string) int {
+	tests, err := Select(lab, "")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, t := range tests {
+		n += t.Points
+	}
+	return n
 }
