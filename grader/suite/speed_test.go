@@ -40,8 +40,8 @@ func BenchmarkGrade(b *testing.B) {
 					score += Run(test, bc.cfg, 1).Score
 				}
 			}
-			b.ReportMetric(float64(score), "points")
-			b.ReportMetric(float64(Points(bc.lab)), "of")
+			b.ReportMetric(float64(score), "scored-points")
+			b.ReportMetric(float64(Points(bc.lab)), "max-points")
 		})
 	}
 }

@@ -7,8 +7,10 @@ package main
 //   - escape sequences: ESC followed by one byte, or by a CSI ("ESC [" ...
 //     final byte), or by a string (OSC "ESC ]", DCS "ESC P", SOS, PM, APC)
 //     that ends at BEL or ST ("ESC \");
-//   - the 8-bit C1 controls U+0080 to U+009F as UTF-8 (a UTF-8 terminal takes
-//     U+009B as CSI), with what they introduce;
+//   - the C1 controls U+0080 to U+009F, with what they introduce: as UTF-8
+//     (a UTF-8 terminal takes "\xc2\x9b" as CSI), and as single bytes 0x80
+//     to 0x9F that do not continue a UTF-8 character (an 8-bit terminal
+//     takes 0x9B as CSI);
 //   - every other C0 control but tab and newline, and DEL.
 //
 // A newline ends any unfinished sequence, so one message can never swallow
@@ -16,6 +18,7 @@ package main
 // across two reads is still removed. The zero value is ready to use.
 type Sanitizer struct {
 	state sanState
+	cont  int // continuation bytes still due for a UTF-8 character
 }
 
 type sanState uint8
@@ -33,7 +36,20 @@ const (
 // Append appends the printable part of p to dst and returns it.
 func (s *Sanitizer) Append(dst, p []byte) []byte {
 	// TODO(lab1): copy p to dst, leaving out what a terminal would obey: ESC sequences
-	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8) and C0 controls
-	// but tab and newline. Keep the state in s: a sequence may span two reads.
+	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8, and bytes 0x80..0x9F
+	// that do not continue a UTF-8 character) and C0 controls but tab and newline.
+	// Keep the state in s: a sequence may span two reads.
 	return append(dst, p...)
+}
+
+// c1State is what the C1 control U+0080+(b-0x80) starts: a control
+// sequence (CSI), a string (DCS, SOS, OSC, PM, APC), or nothing more.
+func c1State(b byte) sanState {
+	switch b {
+	case 0x9b:
+		return sanCSI
+	case 0x90, 0x98, 0x9d, 0x9e, 0x9f:
+		return sanString
+	}
+	return sanGround
 }

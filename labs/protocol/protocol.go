@@ -125,5 +125,16 @@ func (s *Splitter) Feed(p []byte, emit func(msg []byte)) {
 	}
 }
 
+// Flush ends the stream: the bytes after the last "\n", if any, are a final
+// message (a "\r" at their end dropped; nothing if they are empty), as
+// handouts/protocol.md's rule 7 says. Call it when the client has gone,
+// before saying it left.
+func (s *Splitter) Flush(emit func(msg []byte)) {
+	if line := bytes.TrimSuffix(s.held, []byte{'\r'}); len(line) > 0 {
+		emit(line)
+	}
+	s.held = s.held[:0]
+}
+
 // Pending reports how many bytes of an unfinished line are held.
 func (s *Splitter) Pending() int { return len(s.held) }

@@ -86,6 +86,18 @@ func dial(host string, port int) (int, error) {
 	return -1, fmt.Errorf("cannot connect to %s port %d: %v", host, port, firstErr)
 }
 
+// zoneID is the interface index of an IPv6 zone ("fe80::1%eth0"), or 0.
+func zoneID(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	n, _ := strconv.Atoi(zone)
+	return uint32(n)
+}
+
 func boolRank(b bool) int {
 	if b {
 		return 1
@@ -97,15 +109,18 @@ func boolRank(b bool) int {
 // connectTimeout: the connect runs non-blocking and poll waits for it.
 func connectTo(ap netip.AddrPort) (int, error) {
 	// TODO(lab1): create a TCP socket for ap's family (unix.Socket; SOCK_CLOEXEC), and connect
-	// it to ap (unix.Connect with a unix.SockaddrInet4 or SockaddrInet6). Give up after
+	// it to ap (unix.Connect with a unix.SockaddrInet4 or SockaddrInet6). ap may be IPv4 or
+	// IPv6 ("::1", and "localhost" may resolve to either): look at ap.Addr().Unmap().Is4()
+	// before you call As4, which panics on an IPv6 address. Give up after
 	// connectTimeout rather than hang: a non-blocking connect, then unix.Poll for
 	// POLLOUT, then getsockopt SO_ERROR. Return a blocking socket with TCP_NODELAY.
 	//lab:begin lab1 1
-	family := unix.AF_INET
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
-	if ap.Addr().Is6() {
-		family = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	var family int
+	var sa unix.Sockaddr
+	if a := ap.Addr().Unmap(); a.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+	} else {
+		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16(), ZoneId: zoneID(a.Zone())}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -7,8 +7,10 @@ package main
 //   - escape sequences: ESC followed by one byte, or by a CSI ("ESC [" ...
 //     final byte), or by a string (OSC "ESC ]", DCS "ESC P", SOS, PM, APC)
 //     that ends at BEL or ST ("ESC \");
-//   - the 8-bit C1 controls U+0080 to U+009F as UTF-8 (a UTF-8 terminal takes
-//     U+009B as CSI), with what they introduce;
+//   - the C1 controls U+0080 to U+009F, with what they introduce: as UTF-8
+//     (a UTF-8 terminal takes "\xc2\x9b" as CSI), and as single bytes 0x80
+//     to 0x9F that do not continue a UTF-8 character (an 8-bit terminal
+//     takes 0x9B as CSI);
 //   - every other C0 control but tab and newline, and DEL.
 //
 // A newline ends any unfinished sequence, so one message can never swallow
@@ -16,6 +18,7 @@ package main
 // across two reads is still removed. The zero value is ready to use.
 type Sanitizer struct {
 	state sanState
+	cont  int // continuation bytes still due for a UTF-8 character
 }
 
 type sanState uint8
@@ -33,42 +36,56 @@ const (
 // Append appends the printable part of p to dst and returns it.
 func (s *Sanitizer) Append(dst, p []byte) []byte {
 	// TODO(lab1): copy p to dst, leaving out what a terminal would obey: ESC sequences
-	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8) and C0 controls
-	// but tab and newline. Keep the state in s: a sequence may span two reads.
+	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8, and bytes 0x80..0x9F
+	// that do not continue a UTF-8 character) and C0 controls but tab and newline.
+	// Keep the state in s: a sequence may span two reads.
 	//lab:begin lab1 3
 	for _, b := range p {
 		if b == '\n' {
-			s.state = sanGround
+			s.state, s.cont = sanGround, 0
 			dst = append(dst, b)
 			continue
 		}
 		switch s.state {
 		case sanGround:
 			switch {
+			case s.cont > 0 && b >= 0x80 && b <= 0xbf: // inside a UTF-8 character
+				s.cont--
+				dst = append(dst, b)
 			case b == 0x1b:
-				s.state = sanEsc
+				s.state, s.cont = sanEsc, 0
 			case b == 0xc2:
-				s.state = sanC2
+				s.state, s.cont = sanC2, 0
+			case b >= 0x80 && b <= 0x9f: // a C1 control as one byte
+				s.cont = 0
+				s.state = c1State(b)
 			case b < 0x20 && b != '\t', b == 0x7f:
 				// a C0 control or DEL: dropped
+				s.cont = 0
 			default:
+				s.cont = 0
+				switch {
+				case b >= 0xc3 && b <= 0xdf:
+					s.cont = 1
+				case b >= 0xe0 && b <= 0xef:
+					s.cont = 2
+				case b >= 0xf0 && b <= 0xf4:
+					s.cont = 3
+				}
 				dst = append(dst, b)
 			}
 		case sanC2:
 			s.state = sanGround
 			switch {
-			case b == 0x9b:
-				s.state = sanCSI
-			case b == 0x90 || b == 0x98 || b == 0x9d || b == 0x9e || b == 0x9f:
-				s.state = sanString
-			case b >= 0x80 && b <= 0x9f:
-				// another C1 control: dropped
+			case b >= 0x80 && b <= 0x9f: // U+0080..U+009F
+				s.state = c1State(b)
 			default:
 				dst = append(dst, 0xc2) // U+00A0..U+00BF, or not UTF-8: kept
 				dst = s.Append(dst, []byte{b})
 			}
 		case sanEsc:
 			switch {
+			case b == 0x1b: // ESC ESC: the second one starts the sequence
 			case b == '[':
 				s.state = sanCSI
 			case b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_':
@@ -78,12 +95,19 @@ func (s *Sanitizer) Append(dst, p []byte) []byte {
 			default:
 				s.state = sanGround // a two-byte sequence: dropped
 			}
-		case sanEscInter:
-			if b < 0x20 || b > 0x2f {
-				s.state = sanGround
+		case sanEscInter, sanCSI:
+			// As a terminal does: ESC starts a new sequence, a C0 control
+			// inside one is dropped and the sequence goes on, and the
+			// final byte (or junk) ends it.
+			last := byte(0x3f) // parameter and intermediate bytes go on
+			if s.state == sanEscInter {
+				last = 0x2f
 			}
-		case sanCSI:
-			if b < 0x20 || b > 0x3f { // the final byte (or junk) ends it
+			switch {
+			case b == 0x1b:
+				s.state = sanEsc
+			case b < 0x20:
+			case b > last:
 				s.state = sanGround
 			}
 		case sanString:
@@ -105,4 +129,16 @@ func (s *Sanitizer) Append(dst, p []byte) []byte {
 	//lab:else
 	// return append(dst, p...)
 	//lab:end
+}
+
+// c1State is what the C1 control U+0080+(b-0x80) starts: a control
+// sequence (CSI), a string (DCS, SOS, OSC, PM, APC), or nothing more.
+func c1State(b byte) sanState {
+	switch b {
+	case 0x9b:
+		return sanCSI
+	case 0x90, 0x98, 0x9d, 0x9e, 0x9f:
+		return sanString
+	}
+	return sanGround
 }

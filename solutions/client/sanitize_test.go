@@ -34,10 +34,22 @@ func TestSanitizer(t *testing.T) {
 		{"other C1", "a\u0085b\n", "ab\n"},
 		{"unterminated OSC ends at newline", "\x1b]0;swallow\nnext line\n", "\nnext line\n"},
 		{"unterminated CSI ends at newline", "\x1b[12\nnext\n", "\nnext\n"},
+		{"8-bit CSI byte", "a\x9b2Jb\n", "ab\n"},
+		{"8-bit OSC byte", "a\x9d0;title\x07b\n", "ab\n"},
+		{"UTF-8 C1 CSI", "a\xc2\x9b2Jb\n", "ab\n"},
+		{"UTF-8 C1 OSC", "a\xc2\x9d0;title\x07b\n", "ab\n"},
+		{"ESC ESC", "a\x1b\x1b[2Jb\n", "ab\n"},
+		{"ESC inside OSC", "a\x1b]0;x\x1b[31m\x07b\n", "ab\n"},
+		{"C0 inside CSI", "a\x1b[1\x082Jb\n", "ab\n"},
+		{"ESC inside CSI", "a\x1b[1\x1b[2Jb\n", "ab\n"},
+		{"UTF-8 whose bytes look like C1", "\u00e9 \u20ac \u0100 \U0001F600\n", "\u00e9 \u20ac \u0100 \U0001F600\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, clean(tc.in), "in one read")
-			pieces := strings.Split(tc.in, "")
+			var pieces []string
+			for i := range len(tc.in) {
+				pieces = append(pieces, tc.in[i:i+1])
+			}
 			assert.Equal(t, tc.want, clean(pieces...), "byte by byte")
 		})
 	}
@@ -66,6 +78,29 @@ func FuzzSanitizer(f *testing.F) {
 			if b == 0xc2 && i+1 < len(whole) && whole[i+1] >= 0x80 && whole[i+1] <= 0x9f {
 				t.Fatalf("C1 control kept in %q", whole)
 			}
+			if b >= 0x80 && b <= 0x9f && !continuesUTF8(whole[:i]) {
+				t.Fatalf("8-bit C1 byte %#x kept in %q", b, whole)
+			}
 		}
 	})
+}
+
+// continuesUTF8 reports whether a byte 0x80..0xBF after prefix continues a
+// UTF-8 character that prefix began.
+func continuesUTF8(prefix string) bool {
+	for back := 1; back <= 3 && back <= len(prefix); back++ {
+		b := prefix[len(prefix)-back]
+		switch {
+		case b >= 0x80 && b <= 0xbf:
+			continue
+		case b >= 0xc3 && b <= 0xdf:
+			return back <= 1
+		case b >= 0xe0 && b <= 0xef:
+			return back <= 2
+		case b >= 0xf0 && b <= 0xf4:
+			return back <= 3
+		}
+		return false
+	}
+	return false
 }

@@ -203,8 +203,10 @@ func (s *server) readFrom(c *client) {
 		c.split.Feed(s.buf[:n], func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) })
 	case err == unix.EAGAIN:
 	case err == nil:
+		c.split.Flush(func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) })
 		s.drop(c, "left", "closed the connection")
 	default:
+		c.split.Flush(func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) })
 		s.drop(c, "left", err.Error())
 	}
 }
@@ -243,9 +245,9 @@ func (s *server) flushDirty() {
 			c.out = fdio.Drop(c.out, n)
 			if err != nil && err != unix.EAGAIN {
 				// What it sent before it went is still relayed.
-				fdio.ReadAvailable(c.fd, s.buf, func(p []byte) {
-					c.split.Feed(p, func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) })
-				})
+				relay := func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) }
+				fdio.ReadAvailable(c.fd, s.buf, func(p []byte) { c.split.Feed(p, relay) })
+				c.split.Flush(relay)
 				s.drop(c, "left", "write: "+err.Error())
 				continue
 			}

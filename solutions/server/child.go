@@ -123,8 +123,10 @@ func (c *child) run() int {
 				})
 			case err == unix.EAGAIN:
 			case err == nil: // n == 0: the client closed the connection
+				c.split.Flush(c.relay) // its last line, if it had no "\n"
 				return c.disconnect(reasonClosed)
 			default:
+				c.split.Flush(c.relay)
 				return c.disconnect(reasonReset)
 			}
 		}
@@ -136,14 +138,14 @@ func (c *child) run() int {
 }
 
 // drainInput feeds the splitter what the client sent before its connection
-// broke, so its last lines are relayed like any others.
+// broke, so its last lines are relayed like any others, the last one too.
 func (c *child) drainInput() {
-	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) {
-		c.split.Feed(p, func(msg []byte) {
-			c.frames = appendFrame(c.frames, frameData, c.id, msg)
-		})
-	})
+	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.relay) })
+	c.split.Flush(c.relay)
 }
+
+// relay queues a message of the client's for main.
+func (c *child) relay(msg []byte) { c.frames = appendFrame(c.frames, frameData, c.id, msg) }
 
 // flushFrames writes waiting frames into the fork-to-main pipe without
 // blocking, each write at most PIPE_BUF bytes of whole frames so it is

@@ -148,8 +148,10 @@ func (c *child) run() int {
 				c.split.Feed(c.buf[:n], func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
 			case err == unix.EAGAIN:
 			case err == nil:
+				c.split.Flush(c.hold) // its last line, if it had no "\n"
 				return c.bye(byeClosed)
 			default:
+				c.split.Flush(c.hold)
 				return c.bye(byeReset)
 			}
 		}
@@ -163,10 +165,12 @@ func (c *child) run() int {
 // drainInput feeds the splitter what the client sent before its connection
 // broke, so its last lines are relayed like any others.
 func (c *child) drainInput() {
-	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) {
-		c.split.Feed(p, func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
-	})
+	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.hold) })
+	c.split.Flush(c.hold)
 }
+
+// hold queues a message of the client's until a slot is free for it.
+func (c *child) hold(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) }
 
 // readParent handles every record waiting in the pipe from the parent. It
 // reports done when the parent has closed the pipe (the child then has said
