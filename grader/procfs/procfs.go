@@ -448,6 +448,36 @@ func ShmMappings(pid int) ([]string, error) {
 	return out, nil
 }
 
+// ShmObject is a /dev/shm object a process maps, named by its device and
+// inode, which stay the same whatever its name and after it is unlinked.
+type ShmObject struct {
+	Dev, Inode string // as /proc/PID/maps prints them: "00:1a", "12345"
+	Path       string // "/dev/shm/NAME", with " (deleted)" once unlinked
+}
+
+// ShmObjects returns the /dev/shm objects a process maps, each once.
+// By hand: grep /dev/shm /proc/PID/maps (columns 4 and 5 are device and
+// inode).
+func ShmObjects(pid int) ([]ShmObject, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return nil, err
+	}
+	var out []ShmObject
+	for _, line := range strings.Split(string(b), "\n") {
+		i := strings.Index(line, "/dev/shm/")
+		f := strings.Fields(line)
+		if i < 0 || len(f) < 6 {
+			continue
+		}
+		o := ShmObject{Dev: f[3], Inode: f[4], Path: line[i:]}
+		if !slices.ContainsFunc(out, func(x ShmObject) bool { return x.Dev == o.Dev && x.Inode == o.Inode }) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
 // PSS returns a process's proportional set size in KiB, from
 // /proc/PID/smaps_rollup (0 if it cannot be read): its private memory plus
 // its share of what it shares, so the PSS of a process tree adds up.

@@ -39,13 +39,45 @@ type kid struct {
 }
 
 // startClient starts the client under test against a listener of the
-// grader's and accepts its connection.
-func (t *T) startClient() *session {
+// grader's on 127.0.0.1 and accepts its connection.
+func (t *T) startClient() *session { return t.startClientAt("127.0.0.1") }
+
+// listen opens the grader's listeners for host: 127.0.0.1, ::1, or both
+// on one port for "localhost" (which may resolve to either first).
+func (t *T) listen(host string) ([]net.Listener, string) {
+	switch host {
+	case "::1":
+		l, err := net.Listen("tcp6", "[::1]:0")
+		t.setup(err, "listen on [::1] (the grader plays the server; is IPv6 on?)")
+		return []net.Listener{l}, strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	case "localhost":
+		for range 20 { // a port free on both families
+			l4, err := net.Listen("tcp4", "127.0.0.1:0")
+			t.setup(err, "listen on loopback (the grader plays the server)")
+			port := strconv.Itoa(l4.Addr().(*net.TCPAddr).Port)
+			if l6, err := net.Listen("tcp6", "[::1]:"+port); err == nil {
+				return []net.Listener{l4, l6}, port
+			}
+			l4.Close()
+		}
+		t.setup(errors.New("no port free on both 127.0.0.1 and ::1"), "listen on loopback, both families")
+	}
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	t.setup(err, "listen on loopback (the grader plays the server)")
-	defer l.Close() // a second Close after an early exit is harmless
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	argv := slices.Concat(t.cfg.Client, []string{"127.0.0.1", port})
+	return []net.Listener{l}, strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// startClientAt starts the client under test with host as its first
+// argument, the grader listening where host points, and accepts its
+// connection.
+func (t *T) startClientAt(host string) *session {
+	ls, port := t.listen(host)
+	defer func() { // a second Close after an early exit is harmless
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	argv := slices.Concat(t.cfg.Client, []string{host, port})
 	r, w, err := os.Pipe()
 	t.setup(err, "make a pipe for the client's stdin")
 	s := &session{t: t, stdin: w, cmd: strings.Join(argv, " ")}
@@ -66,31 +98,39 @@ func (t *T) startClient() *session {
 		conn net.Conn
 		err  error
 	}
-	accepted := make(chan result, 1)
-	go func() {
-		l.(*net.TCPListener).SetDeadline(time.Now().Add(wait))
-		conn, err := l.Accept()
-		accepted <- result{conn, err}
-	}()
+	accepted := make(chan result, len(ls))
+	for _, l := range ls {
+		go func() {
+			l.(*net.TCPListener).SetDeadline(time.Now().Add(wait))
+			conn, err := l.Accept()
+			accepted <- result{conn, err}
+		}()
+	}
 	var got result
 	select {
 	case got = <-accepted:
 	case <-s.proc.Done():
-		l.Close() // ends the Accept
+		for _, l := range ls {
+			l.Close() // ends the Accepts
+		}
 		if got = <-accepted; got.err != nil {
-			got.err = fmt.Errorf("the client exited (%v) without connecting", s.proc.ExitState())
+			got.err = fmt.Errorf("the client %s without connecting", describeExit(s.proc.ExitState()))
 		} // else it connected, then exited: the test goes on and sees
 	}
 	s.server, err = got.conn, got.err
+	where := host + " port " + port
+	if host == "localhost" {
+		where = "localhost port " + port + " (the grader listens on 127.0.0.1 and ::1)"
+	}
 	t.Check(err, Failure{
 		Did:      "started " + s.cmd,
-		Expected: "a connection to 127.0.0.1 port " + port,
+		Expected: "a connection to " + where,
 		Got:      fmt.Sprintf("none within %v (%v); client stderr: %q", wait, err, abbrev(s.proc.Stderr())),
-		Hint:     "socket(), then connect() to the host and port from the command line (htons the port)",
-		ByHand:   "nc -l 5015 in one terminal, your client localhost 5015 in another",
+		Hint:     t.lang.connectHint(host),
+		ByHand:   "nc -l 5015 in one terminal (nc -6 -l ::1 5015 for IPv6), your client " + host + " 5015 in another",
 	})
 	s.r = bufio.NewReader(s.server)
-	t.Logf("started %s: pid %d, connected", s.cmd, s.proc.Pid)
+	t.Logf("started %s: pid %d, connected from %s", s.cmd, s.proc.Pid, s.server.RemoteAddr())
 	s.kids = map[int]*kid{}
 	go s.watchKids()
 	return s
@@ -349,6 +389,14 @@ func clientTests() []*Test {
 			What: "uses no CPU while idle (no busy-wait)", Run: testIdleCPU},
 		{Name: "client/no-server", Lab: "client", Points: 2, Timeout: 10 * time.Second,
 			What: "says why on stderr and exits 1 when nothing listens", Run: testNoServer},
+		{Name: "client/escapes-c1", Lab: "client", Points: 2, Timeout: 15 * time.Second,
+			What: "strips C1 controls (UTF-8 and 8-bit), ESC ESC, sequences split across reads", Run: testEscapesC1},
+		{Name: "client/hosts", Lab: "client", Points: 2, Timeout: 20 * time.Second,
+			What: "connects to localhost (IPv4 or IPv6) and to ::1", Run: testHosts},
+		{Name: "client/final-line", Lab: "client", Points: 1, Timeout: 10 * time.Second,
+			What: "sends what was typed before Ctrl-D, without a newline too", Run: testClientFinalLine},
+		{Name: "client/usage", Lab: "client", Points: 1, Timeout: 15 * time.Second,
+			What: "bad arguments: a message on stderr and exit status 2", Run: testClientUsage},
 	}
 }
 
@@ -495,4 +543,116 @@ func testNoServer(t *T) {
 			Hint: "check connect()'s result: perror(\"connect\") or a message of your own, then exit(1)"})
 	}
 	t.Logf("exit 1, stderr: %s", strings.TrimSpace(abbrev(p.Stderr())))
+}
+
+// testEscapesC1: what a terminal obeys besides plain ESC sequences. The
+// output must hold no control byte (C0 but tab and newline, DEL, C1 in
+// either form) and keep the text around the sequences; a sequence split
+// between two reads must vanish whole.
+func testEscapesC1(t *T) {
+	s := t.startClient()
+	lines := "user2: A\xc2\x9b2JB\n" + // UTF-8 C1 CSI: clear screen
+		"user2: C\xc2\x9d0;SECRET\x07D\n" + // UTF-8 C1 OSC: window title
+		"user2: G\x9b2JH\n" + // 8-bit CSI
+		"user2: I\x1b\x1b[2JJ\n" + // ESC ESC: the second starts a CSI
+		"user2: K\x1b]0;x\x1b[31m\x07L\n" + // ESC inside an OSC string
+		"user2: M\x1b[1\x082JN\n" // a C0 control inside a CSI
+	s.say(lines)
+	s.awaitPrinted("N\n")
+	// The split: the client must have read the first half before the second comes.
+	s.say("user2: E\x1b[3")
+	harness.Eventually(wait, "the client to read the first half", func() (bool, error) { return s.unread() == 0, nil })
+	s.t.Logf("sent \"user2: E\\x1b[3\", waited until the client had read it, then sent \"1mF\\n\"")
+	s.say("1mF\n")
+	got := s.awaitPrinted("F\n")
+	if !strings.Contains(got, "F\n") {
+		got = s.end()
+	}
+	did := "the server relayed lines with C1 controls, ESC ESC, ESC inside OSC, C0 inside CSI, and an SGR split between two reads"
+	if bad := controlBytes(got); bad != "" {
+		s.fail(Failure{Did: did, Expected: "no control byte printed (but tab and newline)", Got: strconv.Quote(got) + ": " + bad,
+			Hint: "a UTF-8 terminal obeys U+0080..U+009F (\\xc2\\x80..\\xc2\\x9f), an 8-bit one the bytes 0x80..0x9f: drop them with what they introduce (0x9b: a CSI; 0x9d: an OSC up to BEL), and keep the sanitizer's state between reads"})
+	}
+	for _, pair := range []string{"AB", "CD", "GH", "IJ", "KL", "MN", "EF"} {
+		if !strings.Contains(got, "user2: "+pair+"\n") {
+			s.fail(Failure{Did: did, Expected: "the line printed as \"user2: " + pair + "\"", Got: strconv.Quote(got),
+				Hint: "remove each sequence whole, the letters around it kept: a sequence ends at its final byte (CSI), at BEL or ESC \\ (OSC); a sequence split between two reads is still one sequence"})
+		}
+	}
+	t.Logf("printed %q", got)
+}
+
+// controlBytes describes the control bytes in out that a terminal would
+// obey, or returns "".
+func controlBytes(out string) string {
+	var bad []string
+	cont := 0
+	for i := 0; i < len(out); i++ {
+		b := out[i]
+		switch {
+		case cont > 0 && b >= 0x80 && b <= 0xbf:
+			cont--
+			continue
+		case b == 0xc2 && i+1 < len(out) && out[i+1] >= 0x80 && out[i+1] <= 0x9f:
+			bad = append(bad, fmt.Sprintf("U+00%02X (\\xc2\\x%02x) at byte %d", out[i+1], out[i+1], i))
+		case b >= 0x80 && b <= 0x9f:
+			bad = append(bad, fmt.Sprintf("the 8-bit C1 byte \\x%02x at byte %d", b, i))
+		case (b < 0x20 && b != '\t' && b != '\n') || b == 0x7f:
+			bad = append(bad, fmt.Sprintf("\\x%02x at byte %d", b, i))
+		}
+		cont = 0
+		switch {
+		case b >= 0xc2 && b <= 0xdf:
+			cont = 1
+		case b >= 0xe0 && b <= 0xef:
+			cont = 2
+		case b >= 0xf0 && b <= 0xf4:
+			cont = 3
+		}
+	}
+	return strings.Join(bad, ", ")
+}
+
+// testHosts: the client resolves names and speaks both IP families:
+// "localhost" (the grader listens on 127.0.0.1 and ::1, one port, so
+// whichever address comes first answers) and the IPv6 literal "::1".
+func testHosts(t *T) {
+	for _, host := range []string{"localhost", "::1"} {
+		s := t.startClientAt(host)
+		s.typeIn("via " + host + "\n")
+		s.serverReads("typed a line into a client started with "+host, "via "+host+"\n", "copy stdin to the socket")
+		s.end()
+	}
+}
+
+// testClientFinalLine: a line typed without a newline, then Ctrl-D: the
+// client sends it (protocol rule 7 makes it a message) and closes.
+func testClientFinalLine(t *T) {
+	s := t.startClient()
+	s.typeIn("no newline")
+	s.stdin.Close()
+	s.stdin = nil
+	t.Logf("typed \"no newline\" without a newline, then Ctrl-D (closed stdin)")
+	s.serverReads("typed \"no newline\" then Ctrl-D", "no newline",
+		"send what is typed as it comes, not line by line: at the end of stdin nothing may be left unsent")
+}
+
+// testClientUsage: each bad command line gets a message and exit status 2,
+// at once, without connecting anywhere.
+func testClientUsage(t *T) {
+	for _, args := range [][]string{{}, {"127.0.0.1", "0"}, {"127.0.0.1", "65536"}, {"127.0.0.1", "port"}, {"127.0.0.1", "5015", "extra"}} {
+		argv := slices.Concat(t.cfg.Client, args)
+		p := t.start(argv, harness.Options{})
+		did := fmt.Sprintf("started the client with arguments %q", args)
+		if !p.Wait(wait) {
+			t.Fail(Failure{Did: did, Expected: "it exits with status 2", Got: "still running",
+				Hint: "check the arguments before anything else: HOST and an optional PORT from 1 to 65535"})
+		}
+		if code := p.ExitState().ExitCode(); code != 2 || strings.TrimSpace(p.Stderr()) == "" {
+			t.Fail(Failure{Did: did, Expected: "a message on stderr and exit status 2 (a usage error)",
+				Got:  fmt.Sprintf("it %s, stderr %q", describeExit(p.ExitState()), abbrev(p.Stderr())),
+				Hint: "print what is wrong and \"usage: client HOST [PORT]\" to stderr, then exit(2); a port is a number from 1 to 65535"})
+		}
+		t.Logf("%q: exit 2, stderr %q", args, abbrev(strings.TrimSpace(p.Stderr())))
+	}
 }

@@ -158,6 +158,11 @@ func Run(test *Test, cfg Config, repeat int) Result {
 
 func runOnce(test *Test, cfg Config) (Status, *T) {
 	t := &T{cfg: cfg, lab: test.Lab, ended: make(chan struct{})}
+	if test.Lab == "client" {
+		t.lang = langOf(cfg.Client)
+	} else {
+		t.lang = langOf(serverCmdOf(cfg, test.Lab))
+	}
 	done := make(chan any, 1)
 	go func() {
 		defer func() { done <- recover() }()

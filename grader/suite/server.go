@@ -129,6 +129,18 @@ func (s *server) check(err error, f Failure) {
 	if s.proc.Exited() {
 		s.t.Fail(s.died(f))
 	}
+	s.t.mu.Lock()
+	conns := slices.Clone(s.t.conns)
+	s.t.mu.Unlock()
+	var gone []string
+	for _, c := range conns {
+		if !c.ClosedHere() && c.Peek() == wire.Ended {
+			gone = append(gone, c.Name)
+		}
+	}
+	if len(gone) > 0 && !strings.Contains(f.Did, "closed") {
+		f.Got += fmt.Sprintf("\n(meanwhile the server ended the connections of %s: did the processes serving them exit or crash? their stderr, below, may say)", strings.Join(gone, ", "))
+	}
 	s.t.Fail(f)
 }
 
@@ -353,13 +365,13 @@ func (s *server) waitProcesses(n int, did string, noZombie bool, clients []*wire
 		Did:      did,
 		Expected: fmt.Sprintf("%d processes: the server and %d children", n+1, n),
 		Got:      got + " (" + err.Error() + ")",
-		Hint:     "one child process per client: fork (C) or re-exec (Go) after accept, and the child exits when its client leaves",
+		Hint:     s.t.lang.perClientHint(),
 		ByHand:   fmt.Sprintf("ps -o pid,ppid,stat,args --ppid %d", s.proc.Pid),
 	}
 	if noZombie {
 		f.Expected += ", no zombie (state Z)"
 		if len(zombies) > 0 {
-			f.Hint = "a child that exited stays a zombie until the parent waits for it: on SIGCHLD, call waitpid(-1, &status, WNOHANG) in a loop"
+			f.Hint = s.t.lang.reapHint()
 		}
 	}
 	if gone != nil {
@@ -380,7 +392,7 @@ func (s *server) noZombies(did string) {
 	})
 	if err != nil {
 		s.t.Fail(Failure{Did: did, Expected: "no zombie child (state Z)", Got: describe(zombies),
-			Hint:   "a child that exited stays a zombie until the parent waits for it: on SIGCHLD, call waitpid(-1, &status, WNOHANG) in a loop",
+			Hint:   s.t.lang.reapHint(),
 			ByHand: fmt.Sprintf("ps -o pid,ppid,stat,args --ppid %d", s.proc.Pid)})
 	}
 }
@@ -459,13 +471,25 @@ func serverTests() []*Test {
 		{Name: "server/sigterm", Lab: "server", Points: 2, Timeout: 15 * time.Second,
 			What: "SIGTERM: connections closed, exit 0 within 1 s, nothing left", Run: shutdownTest(syscall.SIGTERM)},
 		{Name: "server/sigint", Lab: "server", Points: 2, Timeout: 15 * time.Second,
-			What: "SIGINT: the same as SIGTERM", Run: shutdownTest(syscall.SIGINT)},
+			What: "Ctrl-C (SIGINT to the process group): the same as SIGTERM", Run: shutdownTest(syscall.SIGINT)},
 		{Name: "server/goodbye", Lab: "server", Points: 1, Timeout: 15 * time.Second, NeedsWelcome: true,
-			What: "SIGTERM: every client reads \"* server shutting down\" first", Run: testGoodbye},
+			What: "Ctrl-C: every client reads \"* server shutting down\" first", Run: testGoodbye},
 		{Name: "server/idle-cpu", Lab: "server", Points: 2, Timeout: 15 * time.Second,
 			What: "the server's processes use no CPU while clients are silent, and after they left", Run: testServerIdleCPU},
 		{Name: "server/burst", Lab: "server", Points: 4, Timeout: 30 * time.Second, NeedsWelcome: true,
 			What: "10 clients x 200 messages at once: complete, in order, one common order", Run: testBurst},
+		{Name: "server/slow-reader", Lab: "server", Points: 3, Timeout: 30 * time.Second, NeedsWelcome: true,
+			What: "a client that stops reading is kicked; the others get every message meanwhile", Run: testSlowReader},
+		{Name: "server/big-frames", Lab: "server", PerClient: true, Points: 3, Timeout: 30 * time.Second, NeedsWelcome: true,
+			What: "children's writes to a shared pipe stay whole (at most PIPE_BUF) while the pipe is full", Run: testBigFrames},
+		{Name: "server/bytes", Lab: "server", Points: 1, Timeout: 10 * time.Second, NeedsWelcome: true,
+			What: "NUL, 0xff and invalid UTF-8 are relayed as they are", Run: testBytes},
+		{Name: "server/final-line", Lab: "server", Points: 2, Timeout: 10 * time.Second, NeedsWelcome: true,
+			What: "a last line without \\n is relayed before \"left\"; a half-closed client has left", Run: testFinalLine},
+		{Name: "server/restart", Lab: "server", Points: 1, Timeout: 15 * time.Second,
+			What: "restarts on its port at once after a shutdown (SO_REUSEADDR)", Run: testRestart},
+		{Name: "server/command-line", Lab: "server", Points: 1, Timeout: 20 * time.Second,
+			What: "bad flags: usage and exit 2; a port in use: a message and exit 1", Run: testServerCommandLine},
 	}
 }
 
@@ -493,7 +517,7 @@ func testPort(t *T) {
 		Did:      "started " + strings.Join(argv, " "),
 		Expected: "listening on " + want,
 		Got:      fmt.Sprintf("listening on %v (%v)", got, err),
-		Hint:     "bind to INADDR_ANY (0.0.0.0) and the port from -port (htons!), not a fixed one",
+		Hint:     t.lang.portHint(),
 		ByHand:   strings.Join(argv, " ") + " &  then  ss -ltnp",
 	})
 	t.Logf("listening on %s as asked", want)
@@ -578,7 +602,7 @@ func testPipes(t *T) {
 				Did:      "3 clients connected; looked at the pipes of the server and its children",
 				Expected: fmt.Sprintf("child %d holds an end of a pipe whose other end the server holds", k.Pid),
 				Got:      fmt.Sprintf("child %d pipes %v; server pipes %v", k.Pid, pipes, parent),
-				Hint:     "the design passes messages through pipes between the server and each child: pipe() before fork()",
+				Hint:     t.lang.pipesHint(),
 				ByHand:   fmt.Sprintf("ls -l /proc/%d/fd /proc/%d/fd", s.proc.Pid, k.Pid),
 			})
 		}
@@ -587,17 +611,28 @@ func testPipes(t *T) {
 	}
 }
 
+// testZombies: children that die are reaped. Two children are killed while
+// main is stopped, so that main gets one SIGCHLD for both (a signal does
+// not queue): a server that reaps one child per SIGCHLD keeps a zombie.
 func testZombies(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.connect(nil, 3)
 	s.waitProcesses(3, "3 clients connected", true, c)
-	c[0].Close()
-	t.Logf("user1 closed its connection")
-	s.waitProcesses(2, "user1 left", true, c[1:])
-	victim := s.childServing(c[2])
-	t.Logf("kill -9 %d (the child serving user3)", victim.Pid)
-	syscall.Kill(victim.Pid, syscall.SIGKILL)
-	s.waitProcesses(1, fmt.Sprintf("kill -9 of child %d, which served user3", victim.Pid), true, c[1:2])
+	v1, v3 := s.childServing(c[0]), s.childServing(c[2])
+	s.stop(s.proc.Pid, "the server's main process")
+	defer syscall.Kill(s.proc.Pid, syscall.SIGCONT)
+	for _, v := range []procfs.Stat{v1, v3} {
+		syscall.Kill(v.Pid, syscall.SIGKILL)
+	}
+	err := harness.Eventually(wait, "the two children to die", func() (bool, error) {
+		a, _ := procfs.ReadStat(v1.Pid)
+		b, _ := procfs.ReadStat(v3.Pid)
+		return a.State == 'Z' && b.State == 'Z', nil
+	})
+	s.t.Check(err, Failure{Did: "kill -9 two children", Expected: "both are zombies until main reaps them", Hint: "a child ignored SIGKILL?"})
+	t.Logf("main stopped; kill -9 %d (user1's child) and %d (user3's child): two zombies; kill -CONT main", v1.Pid, v3.Pid)
+	t.Check(syscall.Kill(s.proc.Pid, syscall.SIGCONT), Failure{Did: "kill -CONT main", Hint: "the server exited while stopped"})
+	s.waitProcesses(1, fmt.Sprintf("the children of user1 and user3 (%d, %d) were killed together", v1.Pid, v3.Pid), true, c[1:2])
 }
 
 // testChildKilled: a child that dies without a word is announced all the
@@ -753,8 +788,8 @@ func (s *server) stop(pid int, who string) {
 func (s *server) diedOfSigpipe(did string) Failure {
 	st := s.proc.ExitState()
 	f := Failure{Did: did, Expected: "the server keeps running", Got: "the server " + describeExit(st),
-		Hint:   "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN), or send with MSG_NOSIGNAL) and treat EPIPE/ECONNRESET as that one client leaving",
-		ByHand: "strace -f -e trace=write,kill -e signal=SIGPIPE " + s.cmd}
+		Hint:   s.t.lang.sigpipeHint(),
+		ByHand: "strace -f -e trace=none -e signal=SIGPIPE " + strings.Replace(s.cmd, "-port 0", "-port 5015", 1) + "; then do the same with nc localhost 5015"}
 	if ws, ok := st.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGPIPE {
 		f.Hint, f.ByHand = "the server must keep running; its stderr (below) may say why it stopped", ""
 	}
@@ -773,20 +808,25 @@ func testSigpipeStdio(t *T) {
 	for {
 		line, err := c[1].ReadLine(wait)
 		s.check(err, Failure{Did: "user1 sent a line (stdout and stderr closed); user2 reads", Expected: "the line is relayed as usual",
-			Hint: "a write to a closed pipe raises SIGPIPE, which kills: ignore it (signal(SIGPIPE, SIG_IGN)) and let the write fail with EPIPE"})
+			Hint: "a write to a closed pipe raises SIGPIPE, which kills: " + t.lang.sigpipeHint()})
 		if strings.HasSuffix(line, "after the pipes closed") {
 			break
 		}
 	}
 	c[1].Close()
 	s.released(c[1], "user2 closed its connection (stdout and stderr closed)")
+	died := func() {
+		f := s.diedOfSigpipe("closed the server's stdout and stderr pipes, then clients came and went")
+		f.ByHand = strings.Replace(s.cmd, "-port 0", "-port 5015", 1) + " 2>&1 | head -1  (its output is read once, then the pipe is closed); nc localhost 5015 in another terminal"
+		t.Fail(f)
+	}
 	if s.proc.Exited() {
-		t.Fail(s.diedOfSigpipe("closed the server's stdout and stderr pipes, then clients came and went"))
+		died()
 	}
 	s.connect(c[:1], 1)
 	settleProc(s.proc)
 	if s.proc.Exited() {
-		t.Fail(s.diedOfSigpipe("closed the server's stdout and stderr pipes, then clients came and went"))
+		died()
 	}
 	t.Logf("joins, relays and leaves still work; printing to a closed pipe did not kill the server")
 }
@@ -795,9 +835,9 @@ func testLongLines(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 2)
 	a, b := strings.Repeat("a", 1000), strings.Repeat("b", 1000)
-	s.send(c[0], a+b+"ccc\n"+a+"\r\n"+a+"d\n", "user1 sends lines of 2003, 1000 and 1001 bytes")
+	s.send(c[0], a+b+"ccc\n"+a+"\n"+a+"d\n", "user1 sends lines of 2003, 1000 and 1001 bytes")
 	want := []string{"user1: " + a, "user1: " + b, "user1: ccc", "user1: " + a, "user1: " + a, "user1: d"}
-	s.expect(c[1], "user1 sent lines of 2003, 1000 (CRLF) and 1001 bytes",
+	s.expect(c[1], "user1 sent lines of 2003, 1000 and 1001 bytes",
 		"cut a line into messages of at most 1000 bytes; do not drop the rest, and a 1000-byte line is one message", want...)
 	t.Logf("2003 -> 1000+1000+3, 1000 -> 1000, 1001 -> 1000+1")
 }
@@ -849,7 +889,7 @@ func shutdownTest(sig syscall.Signal) func(*T) {
 		before, _ := s.proc.Descendants()
 		start := time.Now()
 		s.stopping.Store(true)
-		s.check(s.proc.Signal(sig), Failure{Did: "kill -" + sigName(sig), Hint: "the server had already exited"})
+		s.check(s.signal(sig), Failure{Did: "kill -" + sigName(sig), Hint: "the server had already exited"})
 		for _, x := range c {
 			var err error
 			for err == nil {
@@ -923,14 +963,15 @@ func testGoodbye(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 3)
 	s.stopping.Store(true)
-	s.check(s.proc.Signal(syscall.SIGTERM), Failure{Did: "kill -TERM", Hint: "the server had already exited"})
+	s.check(s.signal(syscall.SIGINT), Failure{Did: "Ctrl-C (kill -INT to the server's process group)", Hint: "the server had already exited"})
 	for _, x := range c {
 		// Not s.expect: here the server is meant to exit.
 		t.Check(x.Expect(wait, "* server shutting down"), Failure{
-			Did:      fmt.Sprintf("kill -TERM %d; %s reads", s.proc.Pid, x.Name),
+			Did:      fmt.Sprintf("Ctrl-C: kill -INT -%d (the server's process group, children too); %s reads", s.proc.Pid, x.Name),
 			Expected: strconv.Quote("* server shutting down"),
-			Hint:     "catch the signal and tell every client \"* server shutting down\" before closing",
-			ByHand:   "make serve; nc localhost 5015; then kill -TERM the server",
+			Hint: "catch SIGINT in main and tell every client \"* server shutting down\" before closing; Ctrl-C reaches the children too: " +
+				t.lang.pick("they ignore it (signal(SIGINT, SIG_IGN) after fork) and let main end them", "they ignore it (signal.Ignore(unix.SIGINT, unix.SIGTERM) in the child) and let main end them"),
+			ByHand: "make serve; nc localhost 5015 in another terminal; then Ctrl-C the server",
 		})
 	}
 	t.Logf("3 clients read the goodbye line (closing the connections is server/sigterm's business)")
@@ -967,7 +1008,7 @@ func (s *server) idleCPU(did string) {
 		s.t.Fail(Failure{Did: fmt.Sprintf("%s; measured the CPU time of the server and its children over %v", did, idleWindow),
 			Expected: fmt.Sprintf("at most %v of CPU in all (1/%d of a core)", idleWindow/idleShare, idleShare),
 			Got:      fmt.Sprintf("%v: %s", total.Round(time.Millisecond), used),
-			Hint:     "block in poll()/epoll_wait()/read() with no timeout (-1) while there is nothing to do; never loop on a zero timeout or on non-blocking reads, and end each child when its client leaves",
+			Hint:     s.t.lang.idleHint(),
 			ByHand:   fmt.Sprintf("top -p PID, or: ps -o pid,time,stat,args --ppid %d -p %d", s.proc.Pid, s.proc.Pid)})
 	}
 	s.t.Logf("%s: %v of CPU over %v in the server's tree", did, total.Round(10*time.Microsecond), idleWindow)
@@ -977,10 +1018,15 @@ func (s *server) idleCPU(did string) {
 // returns the total and who used it ("pid 12 (name) 300ms, ...").
 func treeCPU(t *T, p *harness.Proc, window time.Duration) (string, time.Duration) {
 	before, err := procfs.TreeCPU(p.Pid)
-	t.setup(err, "read the CPU time from /proc")
+	if err != nil {
+		settleProc(p)
+		t.Fail(Failure{Did: fmt.Sprintf("measured the CPU time over %v", window), Expected: "the program keeps running",
+			Got: "it " + describeExit(p.ExitState()) + " (" + err.Error() + ")", Hint: "the program must keep running while it waits; its stderr (below) may say why it stopped"})
+	}
 	time.Sleep(window) // the measurement window
 	after, err := procfs.TreeCPU(p.Pid)
 	if err != nil {
+		settleProc(p)
 		t.Fail(Failure{Did: fmt.Sprintf("measured the CPU time over %v", window), Expected: "the program keeps running",
 			Got: "it " + describeExit(p.ExitState()), Hint: "the program must keep running while it waits"})
 	}
@@ -1003,6 +1049,16 @@ func describeWithArgs(ps []procfs.Stat) string {
 		parts = append(parts, fmt.Sprintf("pid %d (%s) state %c", p.Pid, strings.Join(args, " "), p.State))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// signal sends sig as a user would: SIGINT as Ctrl-C in the server's
+// terminal does, to its whole process group (children included); others
+// to the server's main process, as kill does.
+func (s *server) signal(sig syscall.Signal) error {
+	if sig == syscall.SIGINT {
+		return syscall.Kill(-s.proc.Pid, sig) // the harness gives each program a group of its own
+	}
+	return s.proc.Signal(sig)
 }
 
 func sigName(sig syscall.Signal) string {
@@ -1106,4 +1162,255 @@ func abbrev(s string) string {
 		return s[:80] + "..."
 	}
 	return s
+}
+
+// testBytes: rule 5, bytes are relayed as they are.
+func testBytes(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 2)
+	text := "nul\x00byte \xff\xfe bad utf-8 \xc3\x28 end"
+	s.send(c[0], text+"\n", "user1 sends a line with a NUL byte, 0xff 0xfe and an invalid UTF-8 pair")
+	s.expect(c[1], "user1 sent "+strconv.Quote(text), "relay the bytes as they are: keep lengths, never C strings (%s, strlen, strcpy stop at the first NUL)",
+		"user1: "+text)
+	t.Logf("%q arrived whole", text)
+}
+
+// testFinalLine: rules 7 and 8. A last line without "\n" is a message,
+// relayed before the client's departure; a client that shuts down its
+// sending side has left, and the server closes the connection.
+func testFinalLine(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	s.send(c[1], "first\nbye", "user2 sends \"first\\nbye\" (no newline at the end)")
+	s.check(c[1].CloseWrite(), Failure{Did: "shutdown(SHUT_WR) on user2's connection", Hint: "the server reset the connection"})
+	t.Logf("user2 shut down its sending side, as nc -N does")
+	for _, o := range []*wire.Conn{c[0], c[2]} {
+		s.expect(o, "user2 sent \"first\\nbye\" and shut down its side", "at the end of a client's stream, the bytes after its last \\n are a last message: relay them, then say it left",
+			"user2: first", "user2: bye", "* user2 left")
+	}
+	s.check(c[1].ExpectClosed(wait), Failure{Did: "user2 shut down its sending side", Expected: "the server closes user2's connection",
+		Hint: "a client whose stream ended has left: close its socket (read() returned 0)"})
+	s.send(c[2], "after\r", "user3 sends \"after\\r\" and closes")
+	c[2].Close()
+	s.expect(c[0], "user3 sent \"after\\r\" and closed", "a \\r at the end of the last line is dropped, as before a \\n", "user3: after", "* user3 left")
+	t.Logf("\"bye\" and \"after\" were relayed before the leaves")
+}
+
+// testRestart: an instructor restarts the server at once; the connections
+// of the last run are in TIME_WAIT on its port.
+func testRestart(t *T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	t.setup(err, "find a free port")
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	s := t.startServer(harness.Options{}, "-port", port)
+	c := s.connect(nil, 2)
+	s.stopping.Store(true)
+	s.check(s.proc.Signal(syscall.SIGTERM), Failure{Did: "kill -TERM", Hint: "the server had already exited"})
+	for _, x := range c { // the server closes first: TIME_WAIT is on its side
+		for err := error(nil); err == nil; _, err = x.ReadLine(wait) {
+		}
+	}
+	if !s.proc.Wait(wait) {
+		t.Fail(Failure{Did: "kill -TERM with 2 clients connected", Expected: "the server exits", Got: "still running",
+			Hint: "see server/sigterm"})
+	}
+	t.Logf("the first run ended; its connections are in TIME_WAIT on port %s (ss -tan 'sport = :%s')", port, port)
+	argv := slices.Concat(t.serverCmd(), []string{"-port", port})
+	p := t.start(argv, harness.Options{})
+	err = harness.Eventually(wait, "the second run to listen", func() (bool, error) {
+		if p.Exited() {
+			return false, fmt.Errorf("it %s: %s", describeExit(p.ExitState()), strings.TrimSpace(abbrev(p.Stderr())))
+		}
+		ports, _ := procfs.Listening(p.Pid)
+		return len(ports) > 0, nil
+	})
+	t.Check(err, Failure{Did: "started " + strings.Join(argv, " ") + " right after the first run on that port ended",
+		Expected: "it listens on port " + port,
+		Hint:     t.lang.pick("set SO_REUSEADDR on the listening socket before bind(): setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)", "set SO_REUSEADDR before unix.Bind: unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)") + "; without it, bind fails with EADDRINUSE while the last run's connections are in TIME_WAIT",
+		ByHand:   "make serve; nc localhost 5015; Ctrl-C the server; make serve again at once"})
+	t.Logf("the second run listens on port %s", port)
+}
+
+// testServerCommandLine: bad flags get a usage message and exit 2; a port
+// that is taken gets a message and exit 1.
+func testServerCommandLine(t *T) {
+	for _, args := range [][]string{{"-port", "http"}, {"-port", "70000"}, {"-no-such-flag"}, {"-port", "0", "extra"}} {
+		argv := slices.Concat(t.serverCmd(), args)
+		p := t.start(argv, harness.Options{})
+		did := fmt.Sprintf("started the server with %q", args)
+		if !p.Wait(wait) {
+			t.Fail(Failure{Did: did, Expected: "it exits with status 2", Got: "still running",
+				Hint: "check the flags before anything else: -port takes a number from 0 to 65535, and no other argument is allowed"})
+		}
+		if code := p.ExitState().ExitCode(); code != 2 || strings.TrimSpace(p.Stderr()) == "" {
+			t.Fail(Failure{Did: did, Expected: "a message on stderr and exit status 2 (a usage error)",
+				Got:  fmt.Sprintf("it %s, stderr %q", describeExit(p.ExitState()), abbrev(p.Stderr())),
+				Hint: "print what is wrong and a usage line to stderr, then exit(2)"})
+		}
+		t.Logf("%q: exit 2, stderr %q", args, abbrev(strings.TrimSpace(p.Stderr())))
+	}
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	t.setup(err, "listen on a port of the grader's")
+	defer l.Close()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	argv := slices.Concat(t.serverCmd(), []string{"-port", port})
+	p := t.start(argv, harness.Options{})
+	did := "started " + strings.Join(argv, " ") + " while the grader listens on that port"
+	if !p.Wait(wait) {
+		t.Fail(Failure{Did: did, Expected: "it exits with status 1", Got: "still running",
+			Hint: "check bind()'s result: when it fails (EADDRINUSE), say so and exit(1)"})
+	}
+	if code := p.ExitState().ExitCode(); code != 1 || strings.TrimSpace(p.Stderr()) == "" {
+		t.Fail(Failure{Did: did, Expected: "a message on stderr (\"address already in use\") and exit status 1",
+			Got:  fmt.Sprintf("it %s, stderr %q", describeExit(p.ExitState()), abbrev(p.Stderr())),
+			Hint: "check bind()'s result: when it fails, print why (perror) and exit(1)"})
+	}
+	t.Logf("port in use: exit 1, stderr %q", abbrev(strings.TrimSpace(p.Stderr())))
+}
+
+func testSlowReader(t *T) {
+	s := t.startServer(harness.Options{})
+	sender := s.join(nil, 1)
+	slow := s.dial("slow")
+	slow.SetReadBuffer(4096)
+	s.next++
+	s.expect(sender[0], "a second client connected (it will never read)", "announce it", "* user2 joined")
+	fast := s.join([]*wire.Conn{sender[0]}, 1)
+	msg := strings.Repeat("s", 990)
+	kicked, sent := false, 0
+	for sent < 6000 && !kicked {
+		var b strings.Builder
+		for range 100 {
+			fmt.Fprintf(&b, "%04d %s\n", sent, msg)
+			sent++
+		}
+		s.send(sender[0], b.String(), "user1 sends 100 messages of 1000 bytes")
+		for got := sent - 100; got < sent; {
+			line, err := fast[0].ReadLine(wait)
+			s.check(err, Failure{Did: fmt.Sprintf("user1 sent %d messages; user2 never reads", sent),
+				Expected: fmt.Sprintf("user3 keeps receiving (message %d)", got),
+				Hint:     "one client that does not read must not stall the room: its child keeps copying into a bounded queue, and is kicked past it"})
+			if line == "* user2 kicked: too slow" {
+				kicked = true
+				continue
+			}
+			if line != fmt.Sprintf("user1: %04d %s", got, msg) {
+				t.Fail(Failure{Did: "user1 sent numbered messages", Expected: fmt.Sprintf("message %d", got), Got: strconv.Quote(abbrev(line)),
+					Hint: "relay every message once, in order"})
+			}
+			got++
+		}
+	}
+	if !kicked {
+		t.Fail(Failure{Did: fmt.Sprintf("user1 sent %d messages of 1000 bytes; user2 never read", sent),
+			Expected: "\"* user2 kicked: too slow\"", Got: "no kick",
+			Hint: "bound what is queued for a client (1 MiB): past it, reset its connection and tell the others"})
+	}
+	t.Logf("the non-reader was kicked after %d KB; the reader got every message", sent)
+}
+
+// testBigFrames: the children of a process-per-client server share one pipe
+// to main. A write of at most PIPE_BUF bytes to a pipe is atomic; a larger
+// one may be split when the pipe is full, and another child's write can land
+// in its middle (pipe(7)). The test makes that happen for certain: main is
+// stopped, so the pipe fills; user1's child writes until it blocks, and is
+// stopped there; user2's child blocks too; then main runs again and makes
+// room, which only user2's child can use, before user1's child goes on. A
+// server whose every write is whole frames of at most PIPE_BUF bytes loses
+// nothing; one that writes more at once mangles frames every time.
+func testBigFrames(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	s.waitProcesses(3, "3 clients connected", false, c)
+	a, b := s.childServing(c[0]).Pid, s.childServing(c[1]).Pid
+	// user1's lines overfill the pipe to main (64 KiB); user2's fit in the
+	// pipe from main to user1's child, which stays stopped a while.
+	count := map[byte]int{'A': 150, 'B': 40}
+	pad := strings.Repeat("f", 990)
+	batch := func(tag byte) string {
+		var sb strings.Builder
+		for i := range count[tag] {
+			fmt.Fprintf(&sb, "%c%04d %s\n", tag, i, pad)
+		}
+		return sb.String()
+	}
+	for _, x := range c[:2] { // user1 and user2 read what comes, so that none of them is a slow reader
+		go func() {
+			for {
+				if _, err := x.ReadLine(4 * wait); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	s.stop(s.proc.Pid, "the server's main process")
+	defer syscall.Kill(s.proc.Pid, syscall.SIGCONT)
+	defer syscall.Kill(a, syscall.SIGCONT)
+	sent := make(chan error, 2)
+	for i, tag := range []byte{'A', 'B'} {
+		rchar, _ := ioCount([]int{a, b}[i], "rchar")
+		go func() { sent <- c[i].Send(batch(tag)) }()
+		s.blockedAfterReading([]int{a, b}[i], rchar, fmt.Sprintf("user%d's child", i+1))
+		if i == 0 {
+			s.stop(a, "user1's child, blocked in the middle of its writes")
+		}
+	}
+	t.Logf("user1 and user2 sent 150 and 40 lines of 1000 bytes, each in one write; both children are blocked on the full pipe")
+	before, _ := wchar(b)
+	t.Check(syscall.Kill(s.proc.Pid, syscall.SIGCONT), Failure{Did: "kill -CONT main", Hint: "the server exited while stopped"})
+	err := harness.Eventually(wait, "user2's child to write into the room main made", func() (bool, error) {
+		now, err := wchar(b)
+		return now >= before+4096, err
+	})
+	s.check(err, Failure{Did: "kill -CONT main (user1's child still stopped)", Expected: "user2's child goes on writing to main",
+		Hint: "main must read the pipe from the children whenever it has data"})
+	t.Logf("kill -CONT main: user2's child wrote into the room; then kill -CONT %d (user1's child)", a)
+	t.Check(syscall.Kill(a, syscall.SIGCONT), Failure{Did: "kill -CONT user1's child", Hint: "the child exited while stopped"})
+	next := map[byte]int{'A': 0, 'B': 0}
+	lines := count['A'] + count['B']
+	did := "user1 and user2 sent 150 and 40 lines while the children's pipe to main was full; user3 reads"
+	for got := 0; got < lines; got++ {
+		line, err := c[2].ReadLine(2 * wait)
+		s.check(err, Failure{Did: did, Expected: fmt.Sprintf("all %d lines", lines), Got: fmt.Sprintf("%d lines, then: %v", got, err),
+			Hint: bigFramesHint})
+		var tag byte
+		var n int
+		from := "user1: A"
+		if strings.HasPrefix(line, "user2: B") {
+			from = "user2: B"
+		}
+		tag = from[len(from)-1]
+		if _, err := fmt.Sscanf(strings.TrimPrefix(line, from), "%04d", &n); err != nil || line != fmt.Sprintf("%s%04d %s", from, next[tag], pad) {
+			t.Fail(Failure{Did: did, Expected: fmt.Sprintf("%q, whole", abbrev(fmt.Sprintf("%s%04d %s", from, next[tag], pad))),
+				Got: strconv.Quote(abbrev(line)), Hint: bigFramesHint})
+		}
+		next[tag]++
+	}
+	for range 2 {
+		<-sent
+	}
+	t.Logf("user3 got all %d lines whole, in each sender's order", lines)
+}
+
+const bigFramesHint = "write at most PIPE_BUF (4096) bytes of whole frames per write() to the pipe all children share: a larger write is not atomic, and when the pipe is full another child's frames land in its middle"
+
+// blockedAfterReading waits until pid has read more than rchar bytes in
+// all and then blocks: none of its threads runs for five polls in a row.
+func (s *server) blockedAfterReading(pid int, rchar int64, who string) {
+	quiet := 0
+	err := harness.Eventually(wait, who+" to block", func() (bool, error) {
+		n, err := ioCount(pid, "rchar")
+		if err != nil {
+			return false, err
+		}
+		if n <= rchar || procfs.TreeRunning(pid) {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		return quiet >= 5, nil
+	})
+	s.check(err, Failure{Did: "main stopped; a client sent its lines in one write", Expected: who + " reads them and blocks on the full pipe",
+		Hint: "a child reads its client's lines and writes them to main through the pipe"})
 }

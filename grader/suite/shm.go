@@ -20,6 +20,9 @@ import (
 func shmTests() []*Test {
 	var tests []*Test
 	for _, t := range serverTests() {
+		if t.Name == "server/big-frames" {
+			continue // lab 3 passes small index records through its pipes, not text
+		}
 		c := *t
 		c.Name, c.Lab = "shm/"+strings.TrimPrefix(t.Name, "server/"), "shm"
 		tests = append(tests, &c)
@@ -31,8 +34,6 @@ func shmTests() []*Test {
 			What: "the parent passes indexes, not text: its writes stay small while messages are large", Run: testIndexOnly},
 		&Test{Name: "shm/burst-churn", Lab: "shm", NeedsWelcome: true, Points: 5, Timeout: 60 * time.Second,
 			What: "10 clients x 1000 messages while others join and leave: exactly once, one order", Run: testBurstChurn},
-		&Test{Name: "shm/slow-reader", Lab: "shm", NeedsWelcome: true, Points: 3, Timeout: 30 * time.Second,
-			What: "a client that stops reading is kicked; the others get every message meanwhile", Run: testSlowReader},
 		&Test{Name: "shm/idle-timeout", Lab: "shm", NeedsWelcome: true, Points: 4, Timeout: 20 * time.Second,
 			What: "with -idle 1s an idle client times out within 2 s; an active one does not", Run: testIdleTimeout},
 		&Test{Name: "shm/killed-reader", Lab: "shm", NeedsWelcome: true, Points: 3, Timeout: 20 * time.Second,
@@ -77,23 +78,43 @@ func testKilledReader(t *T) {
 	t.Logf("user2 got all %d messages once user3's stopped child was killed", msgs)
 }
 
+// testShmMapping: main and every child map one and the same /dev/shm
+// object. Identity is the device and inode, not the name: the handout
+// recommends /chatlab-<pid>, but a server may name it as it likes, or
+// unlink it as soon as every process has mapped it.
 func testShmMapping(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.connect(nil, 3)
 	s.waitProcesses(3, "3 clients connected", false, c)
-	want := fmt.Sprintf("/dev/shm/chatlab-%d", s.proc.Pid)
 	live, _ := s.children()
-	for _, pid := range append([]int{s.proc.Pid}, pids(live)...) {
-		maps, err := procfs.ShmMappings(pid)
+	all := append([]int{s.proc.Pid}, pids(live)...)
+	maps := map[int][]procfs.ShmObject{}
+	for _, pid := range all {
+		objs, err := procfs.ShmObjects(pid)
 		t.setup(err, fmt.Sprintf("read /proc/%d/maps", pid))
-		if !slices.Contains(maps, want) {
-			t.Fail(Failure{Did: "3 clients connected; looked at the mappings of the server and its children",
-				Expected: fmt.Sprintf("process %d maps %s", pid, want), Got: fmt.Sprintf("%v", maps),
-				Hint:   "shm_open(\"/chatlab-<pid of the server>\", O_CREAT|O_EXCL|O_RDWR), ftruncate, then mmap(MAP_SHARED) in the server; each child maps the same object",
-				ByHand: fmt.Sprintf("grep /dev/shm /proc/%d/maps", pid)})
+		maps[pid] = objs
+	}
+	var common []procfs.ShmObject
+	for _, o := range maps[s.proc.Pid] {
+		if !slices.ContainsFunc(all, func(pid int) bool {
+			return !slices.ContainsFunc(maps[pid], func(x procfs.ShmObject) bool { return x.Dev == o.Dev && x.Inode == o.Inode })
+		}) {
+			common = append(common, o)
 		}
 	}
-	t.Logf("server %d and its 3 children map %s", s.proc.Pid, want)
+	if len(common) == 0 {
+		var got []string
+		for _, pid := range all {
+			got = append(got, fmt.Sprintf("%d: %v", pid, maps[pid]))
+		}
+		t.Fail(Failure{Did: "3 clients connected; looked at the /dev/shm mappings of the server and its children",
+			Expected: "one /dev/shm object (same device and inode) mapped by the server and by every child",
+			Got:      strings.Join(got, "; "),
+			Hint: t.lang.pick("shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600), ftruncate, then mmap(MAP_SHARED) in the server before any fork; each child inherits the mapping (or maps the same object)",
+				"unix.Open(\"/dev/shm/NAME\", O_CREAT|O_EXCL|O_RDWR|O_CLOEXEC), Ftruncate, then unix.Mmap(MAP_SHARED) in the server; pass the fd to each child (ExtraFiles) and map it there"),
+			ByHand: fmt.Sprintf("grep /dev/shm /proc/%d/maps /proc/<child>/maps", s.proc.Pid)})
+	}
+	t.Logf("server %d and its 3 children map %s (device %s, inode %s)", s.proc.Pid, common[0].Path, common[0].Dev, common[0].Inode)
 }
 
 func pids(ps []procfs.Stat) []int {
@@ -105,17 +126,21 @@ func pids(ps []procfs.Stat) []int {
 }
 
 // wchar reads the bytes a process has passed to write(2) and its kin.
-func wchar(pid int) (int64, error) {
+func wchar(pid int) (int64, error) { return ioCount(pid, "wchar") }
+
+// ioCount reads one counter of /proc/PID/io: rchar (bytes read) or wchar
+// (bytes written), by any read or write system call.
+func ioCount(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
 			return strconv.ParseInt(v, 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no wchar in /proc/%d/io", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/io", field, pid)
 }
 
 func testIndexOnly(t *T) {
@@ -198,47 +223,6 @@ func testBurstChurn(t *T) {
 	}
 	commonOrder(t, did, received, "the parent must be the one sequencer, and relay in that order to every child")
 	t.Logf("%d x %d messages with %d clients churning: exactly once, per-sender order, one common order", steady, each, churners)
-}
-
-func testSlowReader(t *T) {
-	s := t.startServer(harness.Options{})
-	sender := s.join(nil, 1)
-	slow := s.dial("slow")
-	slow.SetReadBuffer(4096)
-	s.next++
-	s.expect(sender[0], "a second client connected (it will never read)", "announce it", "* user2 joined")
-	fast := s.join([]*wire.Conn{sender[0]}, 1)
-	msg := strings.Repeat("s", 990)
-	kicked, sent := false, 0
-	for sent < 6000 && !kicked {
-		var b strings.Builder
-		for range 100 {
-			fmt.Fprintf(&b, "%04d %s\n", sent, msg)
-			sent++
-		}
-		s.send(sender[0], b.String(), "user1 sends 100 messages of 1000 bytes")
-		for got := sent - 100; got < sent; {
-			line, err := fast[0].ReadLine(wait)
-			s.check(err, Failure{Did: fmt.Sprintf("user1 sent %d messages; user2 never reads", sent),
-				Expected: fmt.Sprintf("user3 keeps receiving (message %d)", got),
-				Hint:     "one client that does not read must not stall the room: its child keeps copying into a bounded queue, and is kicked past it"})
-			if line == "* user2 kicked: too slow" {
-				kicked = true
-				continue
-			}
-			if line != fmt.Sprintf("user1: %04d %s", got, msg) {
-				t.Fail(Failure{Did: "user1 sent numbered messages", Expected: fmt.Sprintf("message %d", got), Got: strconv.Quote(abbrev(line)),
-					Hint: "relay every message once, in order"})
-			}
-			got++
-		}
-	}
-	if !kicked {
-		t.Fail(Failure{Did: fmt.Sprintf("user1 sent %d messages of 1000 bytes; user2 never read", sent),
-			Expected: "\"* user2 kicked: too slow\"", Got: "no kick",
-			Hint: "bound what is queued for a client (1 MiB): past it, reset its connection and tell the others"})
-	}
-	t.Logf("the non-reader was kicked after %d KB; the reader got every message", sent)
 }
 
 func testIdleTimeout(t *T) {

@@ -66,8 +66,9 @@ type Failure struct {
 // T is the context of one running test. It owns the processes and
 // connections the test opens and closes them when the test ends.
 type T struct {
-	cfg Config
-	lab string
+	cfg  Config
+	lab  string
+	lang lang // of the program under test, for hints
 
 	mu      sync.Mutex
 	notes   []string

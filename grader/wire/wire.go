@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,16 +141,25 @@ func (c *Conn) ReadLines(n int, timeout time.Duration) ([]string, error) {
 
 // Expect reads len(want) lines and compares them with want; on a mismatch
 // the error holds a diff (- expected, + received).
+//
+// It stops at the first line that differs, rather than wait for lines that
+// may never come.
 func (c *Conn) Expect(timeout time.Duration, want ...string) error {
-	got, err := c.ReadLines(len(want), timeout)
-	if err != nil {
-		if len(got) > 0 {
-			return fmt.Errorf("%w\n%s", err, Diff(want[:len(got)], got))
+	deadline := time.Now().Add(timeout)
+	var got []string
+	for len(got) < len(want) {
+		line, err := c.ReadLine(time.Until(deadline))
+		if err != nil {
+			err = fmt.Errorf("after %d of %d lines: %w", len(got), len(want), err)
+			if len(got) > 0 {
+				return fmt.Errorf("%w\n%s", err, Diff(want[:len(got)], got))
+			}
+			return err
 		}
-		return err
-	}
-	if !slices.Equal(want, got) {
-		return &MismatchError{Conn: c.Name, Want: want, Got: got}
+		got = append(got, line)
+		if line != want[len(got)-1] {
+			return &MismatchError{Conn: c.Name, Want: want, Got: got}
+		}
 	}
 	return nil
 }
@@ -189,15 +197,16 @@ func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
 // was not read is discarded first: closing a socket with unread bytes
 // would send a reset instead.
 func (c *Conn) Close() error {
-	n := c.r.Buffered()
-	c.r.Discard(n)
+	n := 0 // what the kernel holds (the bufio.Reader's bytes are no matter)
 	if raw, err := c.c.SyscallConn(); err == nil {
-		raw.Read(func(fd uintptr) bool {
+		// Control, not Read: a read in progress in another goroutine holds
+		// the read lock until its deadline; MSG_DONTWAIT never waits.
+		raw.Control(func(fd uintptr) {
 			var b [64 << 10]byte
 			for {
 				k, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_DONTWAIT)
 				if err != nil || k <= 0 {
-					return true
+					return
 				}
 				n += k
 			}
@@ -239,17 +248,15 @@ const (
 
 // Peek looks, without reading or waiting, at whether the server has sent
 // bytes or ended the connection: recv(MSG_PEEK|MSG_DONTWAIT) on the socket.
-// Bytes already taken into this side's buffer by a read count as sent.
+// Only what the kernel holds counts: call it on a connection not read yet,
+// or to learn whether the server has ended it.
 func (c *Conn) Peek() Peer {
-	if c.r.Buffered() > 0 {
-		return Sent
-	}
 	raw, err := c.c.SyscallConn()
 	if err != nil {
 		return Ended
 	}
 	peer := Quiet
-	raw.Read(func(fd uintptr) bool {
+	raw.Control(func(fd uintptr) { // see Close: never waits, takes no lock
 		var b [1]byte
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
@@ -259,9 +266,15 @@ func (c *Conn) Peek() Peer {
 		default:
 			peer = Sent
 		}
-		return true // never wait
 	})
 	return peer
+}
+
+// CloseWrite shuts down this side's sending half (shutdown(SHUT_WR), as
+// nc -N does): the server reads end of file, and this side can still read.
+func (c *Conn) CloseWrite() error {
+	c.note("-- shutdown (SHUT_WR)")
+	return c.c.CloseWrite()
 }
 
 // Reset closes the connection with a reset (SO_LINGER 0): the server reads
