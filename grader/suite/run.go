@@ -144,6 +144,9 @@ func Run(test *Test, cfg Config, repeat int) Result {
 			if res.Failure != nil && res.Failure.ByHand == "" {
 				f := *res.Failure
 				f.ByHand = byHand[test.Lab]
+				if t.byHand != "" {
+					f.ByHand = t.byHand
+				}
 				res.Failure = &f
 			}
 			break

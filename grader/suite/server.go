@@ -292,12 +292,11 @@ func (s *server) expect(c *wire.Conn, did, hint string, want ...string) {
 			}
 		}
 	}
-	s.check(err, Failure{
-		Did:      did + "; " + c.Name + " reads",
-		Expected: quoteLines(want),
-		Hint:     hint,
-		ByHand:   strings.Replace(s.cmd, "-port 0", "-port 5015", 1) + " in one terminal, nc localhost 5015 in others, and do the same",
-	})
+	byHand := strings.Replace(s.cmd, "-port 0", "-port 5015", 1) + " in one terminal, nc localhost 5015 in others, and do the same"
+	if s.t.byHand != "" {
+		byHand = s.t.byHand
+	}
+	s.check(err, Failure{Did: did + "; " + c.Name + " reads", Expected: quoteLines(want), Hint: hint, ByHand: byHand})
 }
 
 // quoteLines quotes lines for a report, long ones shortened (the diff
@@ -442,12 +441,9 @@ func serverTests() []*Test {
 	return []*Test{
 		{Name: "server/port", Lab: "server", Points: 2, Timeout: 10 * time.Second,
 			What: "listens on the port given with -port, on all IPv4 addresses", Run: testPort},
-		{Name: "server/welcome", Lab: "server", Points: 3, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "welcome, joined and left lines, exactly", Run: testWelcome},
-		{Name: "server/relay", Lab: "server", Points: 3, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "a message reaches every other client as \"userN: TEXT\"", Run: testRelay},
-		{Name: "server/no-echo", Lab: "server", Points: 2, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "a message is not sent back to its sender", Run: testNoEcho},
+		scripted("server/welcome"),
+		scripted("server/relay"),
+		scripted("server/no-echo"),
 		{Name: "server/processes", Lab: "server", PerClient: true, Points: 4, Timeout: 30 * time.Second,
 			What: "n+1 processes for n = 0, 1, 3, 10 clients, and back down", Run: testProcesses},
 		{Name: "server/pipes", Lab: "server", PerClient: true, Points: 2, Timeout: 10 * time.Second,
@@ -462,12 +458,9 @@ func serverTests() []*Test {
 			What: "lines a client sent just before it reset are relayed, then it left", Run: testLastWords},
 		{Name: "server/sigpipe-stdio", Lab: "server", Points: 2, Timeout: 15 * time.Second,
 			What: "the server keeps serving after its stdout and stderr pipes are closed", Run: testSigpipeStdio},
-		{Name: "server/long-lines", Lab: "server", Points: 2, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "lines over 1000 bytes are cut into 1000-byte messages, nothing lost", Run: testLongLines},
-		{Name: "server/pipelined", Lab: "server", Points: 2, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "50 lines in one write, one line in many writes, CRLF, empty lines", Run: testPipelined},
-		{Name: "server/max-clients", Lab: "server", Points: 2, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "one client too many gets \"* server full\" and is closed", Run: testMaxClients},
+		scripted("server/long-lines"),
+		scripted("server/pipelined"),
+		scripted("server/max-clients"),
 		{Name: "server/sigterm", Lab: "server", Points: 2, Timeout: 15 * time.Second,
 			What: "SIGTERM: connections closed, exit 0 within 1 s, nothing left", Run: shutdownTest(syscall.SIGTERM)},
 		{Name: "server/sigint", Lab: "server", Points: 2, Timeout: 15 * time.Second,
@@ -482,10 +475,8 @@ func serverTests() []*Test {
 			What: "a client that stops reading is kicked; the others get every message meanwhile", Run: testSlowReader},
 		{Name: "server/big-frames", Lab: "server", PerClient: true, Points: 3, Timeout: 30 * time.Second, NeedsWelcome: true,
 			What: "children's writes to a shared pipe stay whole (at most PIPE_BUF) while the pipe is full", Run: testBigFrames},
-		{Name: "server/bytes", Lab: "server", Points: 1, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "NUL, 0xff and invalid UTF-8 are relayed as they are", Run: testBytes},
-		{Name: "server/final-line", Lab: "server", Points: 2, Timeout: 10 * time.Second, NeedsWelcome: true,
-			What: "a last line without \\n is relayed before \"left\"; a half-closed client has left", Run: testFinalLine},
+		scripted("server/bytes"),
+		scripted("server/final-line"),
 		{Name: "server/restart", Lab: "server", Points: 1, Timeout: 15 * time.Second,
 			What: "restarts on its port at once after a shutdown (SO_REUSEADDR)", Run: testRestart},
 		{Name: "server/command-line", Lab: "server", Points: 1, Timeout: 20 * time.Second,
@@ -521,45 +512,6 @@ func testPort(t *T) {
 		ByHand:   strings.Join(argv, " ") + " &  then  ss -ltnp",
 	})
 	t.Logf("listening on %s as asked", want)
-}
-
-func testWelcome(t *T) {
-	s := t.startServer(harness.Options{})
-	c := s.join(nil, 3)
-	c[2].Close()
-	for _, o := range c[:2] {
-		s.expect(o, "user3 closed its connection", "the others are told \"* userN left\"", "* user3 left")
-	}
-	c[0].Close()
-	s.expect(c[1], "user1 closed its connection", "the others are told \"* userN left\"", "* user1 left")
-	t.Logf("3 clients: welcome user1..3, joined lines to the others, left lines")
-}
-
-func testRelay(t *T) {
-	s := t.startServer(harness.Options{})
-	c := s.join(nil, 3)
-	s.send(c[0], "hello, room\n", "user1 sends a line")
-	for _, o := range c[1:] {
-		s.expect(o, "user1 sent \"hello, room\"", "relay each message to every other client as \"userN: TEXT\"", "user1: hello, room")
-	}
-	s.send(c[2], "and hello back\n", "user3 sends a line")
-	for _, o := range c[:2] {
-		s.expect(o, "user3 sent \"and hello back\"", "relay each message to every other client as \"userN: TEXT\"", "user3: and hello back")
-	}
-	t.Logf("messages from user1 and user3 reached the two others")
-}
-
-func testNoEcho(t *T) {
-	s := t.startServer(harness.Options{})
-	c := s.join(nil, 2)
-	c[0].SkipPrefix = "" // this test judges the echo
-	s.send(c[0], "ping\n", "user1 sends")
-	s.expect(c[1], "user1 sent \"ping\"", "relay to the others", "user1: ping")
-	s.send(c[1], "pong\n", "user2 sends")
-	// An echo of "ping" would reach user1 before user2's "pong".
-	s.expect(c[0], "user1 sent \"ping\", then user2 sent \"pong\"",
-		"user1 must not get its own message back: skip the sender when relaying", "user2: pong")
-	t.Logf("user1's next line after sending was user2's message, not an echo")
 }
 
 func testProcesses(t *T) {
@@ -829,51 +781,6 @@ func testSigpipeStdio(t *T) {
 		died()
 	}
 	t.Logf("joins, relays and leaves still work; printing to a closed pipe did not kill the server")
-}
-
-func testLongLines(t *T) {
-	s := t.startServer(harness.Options{})
-	c := s.join(nil, 2)
-	a, b := strings.Repeat("a", 1000), strings.Repeat("b", 1000)
-	s.send(c[0], a+b+"ccc\n"+a+"\n"+a+"d\n", "user1 sends lines of 2003, 1000 and 1001 bytes")
-	want := []string{"user1: " + a, "user1: " + b, "user1: ccc", "user1: " + a, "user1: " + a, "user1: d"}
-	s.expect(c[1], "user1 sent lines of 2003, 1000 and 1001 bytes",
-		"cut a line into messages of at most 1000 bytes; do not drop the rest, and a 1000-byte line is one message", want...)
-	t.Logf("2003 -> 1000+1000+3, 1000 -> 1000, 1001 -> 1000+1")
-}
-
-func testPipelined(t *T) {
-	s := t.startServer(harness.Options{})
-	c := s.join(nil, 2)
-	var burst strings.Builder
-	var want []string
-	for i := range 50 {
-		fmt.Fprintf(&burst, "line %d\n", i)
-		want = append(want, fmt.Sprintf("user1: line %d", i))
-	}
-	s.send(c[0], burst.String(), "user1 sends 50 lines in one write")
-	s.expect(c[1], "user1 sent 50 lines in one write", "one read() may return many lines: handle every line in the buffer", want...)
-	for _, piece := range []string{"one ", "line in ", "four ", "writes\n"} {
-		s.send(c[0], piece, "user1 sends one line in four writes")
-	}
-	s.expect(c[1], "user1 sent one line in four writes", "one line may take many read()s: keep the partial line until its \\n", "user1: one line in four writes")
-	s.send(c[0], "crlf\r\n\r\n\n\nafter empty lines\n", "user1 sends CRLF and empty lines")
-	s.expect(c[1], "user1 sent \"crlf\\r\\n\\r\\n\\n\\nafter empty lines\\n\"", "drop a \\r before \\n; ignore empty lines",
-		"user1: crlf", "user1: after empty lines")
-	t.Logf("50 lines in one write, one line in 4 writes, CRLF and empty lines")
-}
-
-func testMaxClients(t *T) {
-	s := t.startServer(harness.Options{}, "-max-clients", "2")
-	c := s.join(nil, 2)
-	extra := s.dial("third client")
-	s.expect(extra, "a third client connected to a server started with -max-clients 2", "tell it \"* server full\", then close it", "* server full")
-	s.check(extra.ExpectClosed(wait), Failure{Did: "the third client got \"* server full\"", Expected: "the server closes its connection",
-		Hint: "after \"* server full\", close the socket: the refused client gets no id and no child"})
-	c[0].Close()
-	s.expect(c[1], "user1 left", "announce it", "* user1 left")
-	s.join(c[1:], 1) // the refused connection used no id: this is user3
-	t.Logf("the 3rd of 2 was refused with \"* server full\"; a freed place went to user3")
 }
 
 // shutdownTest: on sig the server ends every connection, exits 0 within a
@@ -1162,38 +1069,6 @@ func abbrev(s string) string {
 		return s[:80] + "..."
 	}
 	return s
-}
-
-// testBytes: rule 5, bytes are relayed as they are.
-func testBytes(t *T) {
-	s := t.startServer(harness.Options{})
-	c := s.join(nil, 2)
-	text := "nul\x00byte \xff\xfe bad utf-8 \xc3\x28 end"
-	s.send(c[0], text+"\n", "user1 sends a line with a NUL byte, 0xff 0xfe and an invalid UTF-8 pair")
-	s.expect(c[1], "user1 sent "+strconv.Quote(text), "relay the bytes as they are: keep lengths, never C strings (%s, strlen, strcpy stop at the first NUL)",
-		"user1: "+text)
-	t.Logf("%q arrived whole", text)
-}
-
-// testFinalLine: rules 7 and 8. A last line without "\n" is a message,
-// relayed before the client's departure; a client that shuts down its
-// sending side has left, and the server closes the connection.
-func testFinalLine(t *T) {
-	s := t.startServer(harness.Options{})
-	c := s.join(nil, 3)
-	s.send(c[1], "first\nbye", "user2 sends \"first\\nbye\" (no newline at the end)")
-	s.check(c[1].CloseWrite(), Failure{Did: "shutdown(SHUT_WR) on user2's connection", Hint: "the server reset the connection"})
-	t.Logf("user2 shut down its sending side, as nc -N does")
-	for _, o := range []*wire.Conn{c[0], c[2]} {
-		s.expect(o, "user2 sent \"first\\nbye\" and shut down its side", "at the end of a client's stream, the bytes after its last \\n are a last message: relay them, then say it left",
-			"user2: first", "user2: bye", "* user2 left")
-	}
-	s.check(c[1].ExpectClosed(wait), Failure{Did: "user2 shut down its sending side", Expected: "the server closes user2's connection",
-		Hint: "a client whose stream ended has left: close its socket (read() returned 0)"})
-	s.send(c[2], "after\r", "user3 sends \"after\\r\" and closes")
-	c[2].Close()
-	s.expect(c[0], "user3 sent \"after\\r\" and closed", "a \\r at the end of the last line is dropped, as before a \\n", "user3: after", "* user3 left")
-	t.Logf("\"bye\" and \"after\" were relayed before the leaves")
 }
 
 // testRestart: an instructor restarts the server at once; the connections

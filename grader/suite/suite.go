@@ -69,6 +69,9 @@ type T struct {
 	cfg  Config
 	lab  string
 	lang lang // of the program under test, for hints
+	// byHand, if set, is how to replay the whole test by hand (a
+	// scenario's steps), for failures that do not say more precisely.
+	byHand string
 
 	mu      sync.Mutex
 	notes   []string
