@@ -1187,26 +1187,27 @@ func testSlowReader(t *T) {
 
 // testBigFrames: the children of a process-per-client server share one pipe
 // to main. A write of at most PIPE_BUF bytes to a pipe is atomic; a larger
-// one may be split when the pipe is full, and another child's write can land
-// in its middle (pipe(7)). The test makes that happen for certain: main is
-// stopped, so the pipe fills; user1's child writes until it blocks, and is
-// stopped there; user2's child blocks too; then main runs again and makes
-// room, which only user2's child can use, before user1's child goes on. A
-// server whose every write is whole frames of at most PIPE_BUF bytes loses
-// nothing; one that writes more at once mangles frames every time.
+// one may be split when the pipe is nearly full, and another child's write
+// can land in its middle (pipe(7)). The test makes that happen for certain,
+// whatever the size of the children's reads: main is stopped; user2's child
+// half fills the pipe with a first batch; user1's child writes into the
+// rest until the pipe is full, and is stopped there; user2's child blocks on
+// a second batch; then main runs again and makes room, which only user2's
+// child can use, before user1's child goes on. A server whose every write is
+// whole frames of at most PIPE_BUF bytes loses nothing; one that writes more
+// at once mangles frames.
 func testBigFrames(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 3)
 	s.waitProcesses(3, "3 clients connected", false, c)
 	a, b := s.childServing(c[0]).Pid, s.childServing(c[1]).Pid
-	// user1's lines overfill the pipe to main (64 KiB); user2's fit in the
-	// pipe from main to user1's child, which stays stopped a while.
-	count := map[byte]int{'A': 150, 'B': 40}
 	pad := strings.Repeat("f", 990)
-	batch := func(tag byte) string {
+	next := map[string]int{}
+	batch := func(tag string, n int) string { // numbered on from the last batch of tag
 		var sb strings.Builder
-		for i := range count[tag] {
-			fmt.Fprintf(&sb, "%c%04d %s\n", tag, i, pad)
+		for range n {
+			fmt.Fprintf(&sb, "%s%04d %s\n", tag, next[tag], pad)
+			next[tag]++
 		}
 		return sb.String()
 	}
@@ -1222,16 +1223,21 @@ func testBigFrames(t *T) {
 	s.stop(s.proc.Pid, "the server's main process")
 	defer syscall.Kill(s.proc.Pid, syscall.SIGCONT)
 	defer syscall.Kill(a, syscall.SIGCONT)
-	sent := make(chan error, 2)
-	for i, tag := range []byte{'A', 'B'} {
-		rchar, _ := ioCount([]int{a, b}[i], "rchar")
-		go func() { sent <- c[i].Send(batch(tag)) }()
-		s.blockedAfterReading([]int{a, b}[i], rchar, fmt.Sprintf("user%d's child", i+1))
-		if i == 0 {
-			s.stop(a, "user1's child, blocked in the middle of its writes")
-		}
+	var sends sync.WaitGroup
+	send := func(i int, text string, who string) {
+		pid := []int{a, b}[i]
+		rchar, _ := ioCount(pid, "rchar")
+		sends.Add(1)
+		go func() { defer sends.Done(); c[i].Send(text) }()
+		s.blockedAfterReading(pid, rchar, who)
 	}
-	t.Logf("user1 and user2 sent 150 and 40 lines of 1000 bytes, each in one write; both children are blocked on the full pipe")
+	// Half the pipe (64 KiB), so that user1's child's next write does not fit whole.
+	send(1, batch("B", 30), "user2's child, with 30 lines")
+	send(0, batch("A", 150), "user1's child, with 150 lines")
+	s.stop(a, "user1's child, blocked in the middle of its writes")
+	// What main will relay to user1's stopped child (50 lines) fits its pipe.
+	send(1, batch("B", 20), "user2's child, with 20 more lines")
+	t.Logf("user2 sent 30 lines, user1 150, user2 20 more, each batch in one write; both children are blocked on the full pipe")
 	before, _ := wchar(b)
 	t.Check(syscall.Kill(s.proc.Pid, syscall.SIGCONT), Failure{Did: "kill -CONT main", Hint: "the server exited while stopped"})
 	err := harness.Eventually(wait, "user2's child to write into the room main made", func() (bool, error) {
@@ -1242,29 +1248,23 @@ func testBigFrames(t *T) {
 		Hint: "main must read the pipe from the children whenever it has data"})
 	t.Logf("kill -CONT main: user2's child wrote into the room; then kill -CONT %d (user1's child)", a)
 	t.Check(syscall.Kill(a, syscall.SIGCONT), Failure{Did: "kill -CONT user1's child", Hint: "the child exited while stopped"})
-	next := map[byte]int{'A': 0, 'B': 0}
-	lines := count['A'] + count['B']
-	did := "user1 and user2 sent 150 and 40 lines while the children's pipe to main was full; user3 reads"
+	lines := next["A"] + next["B"]
+	seen := map[string]int{}
+	did := "user1 and user2 sent 150 and 50 lines while the children's pipe to main was full; user3 reads"
 	for got := 0; got < lines; got++ {
 		line, err := c[2].ReadLine(2 * wait)
 		s.check(err, Failure{Did: did, Expected: fmt.Sprintf("all %d lines", lines), Got: fmt.Sprintf("%d lines, then: %v", got, err),
 			Hint: bigFramesHint})
-		var tag byte
-		var n int
-		from := "user1: A"
+		from, tag := "user1: ", "A"
 		if strings.HasPrefix(line, "user2: B") {
-			from = "user2: B"
+			from, tag = "user2: ", "B"
 		}
-		tag = from[len(from)-1]
-		if _, err := fmt.Sscanf(strings.TrimPrefix(line, from), "%04d", &n); err != nil || line != fmt.Sprintf("%s%04d %s", from, next[tag], pad) {
-			t.Fail(Failure{Did: did, Expected: fmt.Sprintf("%q, whole", abbrev(fmt.Sprintf("%s%04d %s", from, next[tag], pad))),
-				Got: strconv.Quote(abbrev(line)), Hint: bigFramesHint})
+		if want := fmt.Sprintf("%s%s%04d %s", from, tag, seen[tag], pad); line != want {
+			t.Fail(Failure{Did: did, Expected: fmt.Sprintf("%q, whole", abbrev(want)), Got: strconv.Quote(abbrev(line)), Hint: bigFramesHint})
 		}
-		next[tag]++
+		seen[tag]++
 	}
-	for range 2 {
-		<-sent
-	}
+	sends.Wait()
 	t.Logf("user3 got all %d lines whole, in each sender's order", lines)
 }
 
