@@ -1152,6 +1152,13 @@ func testSlowReader(t *T) {
 	s.next++
 	s.expect(sender[0], "a second client connected (it will never read)", "announce it", "* user2 joined")
 	fast := s.join([]*wire.Conn{sender[0]}, 1)
+	go func() { // the sender reads what comes to it: only user2 is slow
+		for {
+			if _, err := sender[0].ReadLine(6 * wait); err != nil {
+				return
+			}
+		}
+	}()
 	msg := strings.Repeat("s", 990)
 	kicked, sent := false, 0
 	for sent < 6000 && !kicked {
