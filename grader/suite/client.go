@@ -654,9 +654,16 @@ func testClientFinalLine(t *T) {
 // testClientUsage: each bad command line gets a message and exit status 2,
 // at once, without connecting anywhere.
 func testClientUsage(t *T) {
-	for _, args := range [][]string{{}, {"127.0.0.1", "0"}, {"127.0.0.1", "65536"}, {"127.0.0.1", "port"}, {"127.0.0.1", "5015", "extra"}} {
+	l, err := net.Listen("tcp4", "127.0.0.1:0") // a port nothing listens on, for the one case that names one
+	t.setup(err, "find a free port")
+	free := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	for _, args := range [][]string{{}, {"127.0.0.1", "0"}, {"127.0.0.1", "65536"}, {"127.0.0.1", "port"}, {"127.0.0.1", free, "extra"}} {
 		argv := slices.Concat(t.cfg.Client, args)
 		p := t.start(argv, harness.Options{})
+		t.mu.Lock()
+		t.stderrOf = p
+		t.mu.Unlock()
 		did := fmt.Sprintf("started the client with arguments %q", args)
 		if !p.Wait(wait) {
 			t.Fail(Failure{Did: did, Expected: "it exits with status 2", Got: "still running",

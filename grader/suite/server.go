@@ -1113,6 +1113,9 @@ func testServerCommandLine(t *T) {
 	for _, args := range [][]string{{"-port", "http"}, {"-port", "70000"}, {"-no-such-flag"}, {"-port", "0", "extra"}} {
 		argv := slices.Concat(t.serverCmd(), args)
 		p := t.start(argv, harness.Options{})
+		t.mu.Lock()
+		t.stderrOf = p
+		t.mu.Unlock()
 		did := fmt.Sprintf("started the server with %q", args)
 		if !p.Wait(wait) {
 			t.Fail(Failure{Did: did, Expected: "it exits with status 2", Got: "still running",
@@ -1131,6 +1134,9 @@ func testServerCommandLine(t *T) {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	argv := slices.Concat(t.serverCmd(), []string{"-port", port})
 	p := t.start(argv, harness.Options{})
+	t.mu.Lock()
+	t.stderrOf = p
+	t.mu.Unlock()
 	did := "started " + strings.Join(argv, " ") + " while the grader listens on that port"
 	if !p.Wait(wait) {
 		t.Fail(Failure{Did: did, Expected: "it exits with status 1", Got: "still running",
@@ -1231,17 +1237,32 @@ func testBigFrames(t *T) {
 	defer syscall.Kill(s.proc.Pid, syscall.SIGCONT)
 	defer syscall.Kill(a, syscall.SIGCONT)
 	var sends sync.WaitGroup
-	send := func(i int, text string, who string) {
+	send := func(i int, text string, who string) (writes, bytes int64) {
 		pid := []int{a, b}[i]
-		rchar, _ := ioCount(pid, "rchar")
+		w0, _ := ioCount(pid, "syscw")
+		b0, _ := wchar(pid)
+		done := make(chan struct{})
 		sends.Add(1)
-		go func() { defer sends.Done(); c[i].Send(text) }()
-		s.blockedAfterReading(pid, rchar, who)
+		go func() { defer sends.Done(); defer close(done); c[i].Send(text) }()
+		s.blockedAfter(pid, done, b0, who)
+		w1, _ := ioCount(pid, "syscw")
+		b1, _ := wchar(pid)
+		return w1 - w0, b1 - b0
 	}
 	// Half the pipe (64 KiB), so that user1's child's next write does not fit whole.
 	send(1, batch("B", 30), "user2's child, with 30 lines")
-	send(0, batch("A", 150), "user1's child, with 150 lines")
+	writes, written := send(0, batch("A", 150), "user1's child, with 150 lines")
 	s.stop(a, "user1's child, blocked in the middle of its writes")
+	// While main is stopped, user1's child writes to nothing but the pipe:
+	// more bytes per write(2) than PIPE_BUF on average means some write was
+	// larger, and so not atomic (/proc/PID/io: wchar over syscw).
+	t.Logf("user1's child wrote %d bytes in %d write calls while main was stopped", written, writes)
+	if writes > 0 && written/writes > 4096 {
+		s.t.Fail(Failure{Did: "main stopped; user1 sent 150 lines of 1000 bytes in one write",
+			Expected: "user1's child writes them to the pipe to main in writes of at most PIPE_BUF (4096) bytes",
+			Got:      fmt.Sprintf("it wrote %d bytes in %d write calls: %d bytes a call on average (grep -E 'wchar|syscw' /proc/%d/io)", written, writes, written/writes, a),
+			Hint:     bigFramesHint})
+	}
 	// What main will relay to user1's stopped child (50 lines) fits its pipe.
 	send(1, batch("B", 20), "user2's child, with 20 more lines")
 	t.Logf("user2 sent 30 lines, user1 150, user2 20 more, each batch in one write; both children are blocked on the full pipe")
@@ -1267,7 +1288,8 @@ func testBigFrames(t *T) {
 			from, tag = "user2: ", "B"
 		}
 		if want := fmt.Sprintf("%s%s%04d %s", from, tag, seen[tag], pad); line != want {
-			t.Fail(Failure{Did: did, Expected: fmt.Sprintf("%q, whole", abbrev(want)), Got: strconv.Quote(abbrev(line)), Hint: bigFramesHint})
+			t.Fail(Failure{Did: did, Expected: fmt.Sprintf("%q, whole", abbrev(want)), Got: strconv.Quote(abbrev(line)),
+				Diff: firstDifference(want, line), Hint: bigFramesHint})
 		}
 		seen[tag]++
 	}
@@ -1277,16 +1299,24 @@ func testBigFrames(t *T) {
 
 const bigFramesHint = "write at most PIPE_BUF (4096) bytes of whole frames per write() to the pipe all children share: a larger write is not atomic, and when the pipe is full another child's frames land in its middle"
 
-// blockedAfterReading waits until pid has read more than rchar bytes in
-// all and then blocks: none of its threads runs for five polls in a row.
-func (s *server) blockedAfterReading(pid int, rchar int64, who string) {
+// blockedAfter waits until pid has taken what a client sent (the send is
+// done, or pid has written to the pipe since wchar was before) and then
+// blocks: none of its threads runs for five polls in a row. (rchar would
+// not do: recv(2) on a socket does not count in it.)
+func (s *server) blockedAfter(pid int, sent <-chan struct{}, before int64, who string) {
 	quiet := 0
 	err := harness.Eventually(wait, who+" to block", func() (bool, error) {
-		n, err := ioCount(pid, "rchar")
+		n, err := wchar(pid)
 		if err != nil {
 			return false, err
 		}
-		if n <= rchar || procfs.TreeRunning(pid) {
+		took := n > before
+		select {
+		case <-sent:
+			took = true
+		default:
+		}
+		if !took || procfs.TreeRunning(pid) {
 			quiet = 0
 		} else {
 			quiet++

@@ -72,6 +72,9 @@ type T struct {
 	// byHand, if set, is how to replay the whole test by hand (a
 	// scenario's steps), for failures that do not say more precisely.
 	byHand string
+	// stderrOf, if set, is the program whose stderr a failure shows (a
+	// test that runs the program many times); else the first one started.
+	stderrOf *harness.Proc
 
 	mu      sync.Mutex
 	notes   []string
@@ -187,7 +190,11 @@ func (t *T) stderrTail(n int) string {
 	if len(t.procs) == 0 {
 		return ""
 	}
-	lines := strings.Split(strings.TrimRight(t.procs[0].Stderr(), "\n"), "\n")
+	p := t.procs[0]
+	if t.stderrOf != nil {
+		p = t.stderrOf
+	}
+	lines := strings.Split(strings.TrimRight(p.Stderr(), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 

@@ -227,7 +227,8 @@ func (c *Conn) setClosed() {
 	c.mu.Unlock()
 }
 
-// ClosedHere reports whether this side closed or reset the connection.
+// ClosedHere reports whether this side closed, reset or shut down the
+// connection (so that the server's closing it is no surprise).
 func (c *Conn) ClosedHere() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -274,6 +275,7 @@ func (c *Conn) Peek() Peer {
 // nc -N does): the server reads end of file, and this side can still read.
 func (c *Conn) CloseWrite() error {
 	c.note("-- shutdown (SHUT_WR)")
+	c.setClosed() // the server is meant to close it now
 	return c.c.CloseWrite()
 }
 
