@@ -228,7 +228,8 @@ func (s *session) say(text string) {
 func (s *session) serverReads(did, want, hint string) {
 	var got []byte
 	var err error
-	deadline, quiet := time.Now().Add(wait), 0
+	deadline := time.Now().Add(wait)
+	var q stillness
 	for len(got) < len(want) && strings.HasPrefix(want, string(got)) {
 		if time.Now().After(deadline) {
 			err = fmt.Errorf("nothing more within %v", wait)
@@ -241,12 +242,8 @@ func (s *session) serverReads(did, want, hint string) {
 		switch {
 		case rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded):
 			err = rerr
-		case n > 0 || procfs.TreeRunning(s.proc.Pid):
-			quiet = 0
-		default:
-			if quiet++; quiet >= 5 {
-				err = errors.New("then nothing more: every process of the client is blocked, waiting")
-			}
+		case q.still(s.proc.Pid, n > 0, 200*time.Millisecond):
+			err = errors.New("then nothing more: every process of the client is blocked, waiting")
 		}
 		if err != nil {
 			break
@@ -268,17 +265,18 @@ func (s *session) serverReads(did, want, hint string) {
 // something else: stdin, or a buffer to fill), or for the usual wait. It
 // returns what the client printed so far.
 func (s *session) awaitPrinted(want string) string {
-	quiet := 0
+	var q stillness
 	harness.Eventually(wait, "the client's output", func() (bool, error) {
 		if strings.Contains(s.proc.Stdout(), want) || s.proc.Exited() {
 			return true, nil
 		}
-		if procfs.TreeRunning(s.proc.Pid) {
-			quiet = 0
-		} else {
-			quiet++
+		// Blocked with the bytes read: a while; with bytes unread in its
+		// socket (it may not have been scheduled yet): longer.
+		d := 100 * time.Millisecond
+		if s.unread() > 0 {
+			d = 500 * time.Millisecond
 		}
-		return quiet >= 3, nil
+		return q.still(s.proc.Pid, false, d), nil
 	})
 	return s.proc.Stdout()
 }

@@ -50,20 +50,33 @@ func describeWait(ws syscall.WaitStatus) string {
 // reported, so that the report names how the program ended and its stderr
 // holds its last words.
 func settleProc(p *harness.Proc) {
-	quiet := 0
+	var q stillness
 	harness.Eventually(500*time.Millisecond, "the program to settle", func() (bool, error) {
 		if p.Exited() {
 			return true, nil
 		}
-		if st, err := procfs.ReadStat(p.Pid); err != nil || st.State == 'Z' {
-			quiet = 0 // dead, not yet reaped: wait for the reaper
-		} else if procfs.TreeRunning(p.Pid) {
-			quiet = 0
-		} else {
-			quiet++
-		}
-		return quiet >= 2, nil
+		st, err := procfs.ReadStat(p.Pid)
+		dying := err != nil || st.State == 'Z' // dead, not yet reaped: wait for the reaper
+		return q.still(p.Pid, dying, 20*time.Millisecond), nil
 	})
+}
+
+// stillness tells when a process tree has stayed blocked (no thread of it
+// running or runnable) for a while: it waits for something else than what
+// the grader just gave it. Polled, it resets whenever the tree runs.
+type stillness struct{ since time.Time }
+
+// still reports whether pid's tree has been blocked for at least d; busy
+// counts as running.
+func (q *stillness) still(pid int, busy bool, d time.Duration) bool {
+	if busy || procfs.TreeRunning(pid) {
+		q.since = time.Time{}
+		return false
+	}
+	if q.since.IsZero() {
+		q.since = time.Now()
+	}
+	return time.Since(q.since) >= d
 }
 
 // firstDifference describes where got first differs from want: the byte

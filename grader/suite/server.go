@@ -1301,10 +1301,10 @@ const bigFramesHint = "write at most PIPE_BUF (4096) bytes of whole frames per w
 
 // blockedAfter waits until pid has taken what a client sent (the send is
 // done, or pid has written to the pipe since wchar was before) and then
-// blocks: none of its threads runs for five polls in a row. (rchar would
+// blocks: none of its threads runs for 50 ms. (rchar would
 // not do: recv(2) on a socket does not count in it.)
 func (s *server) blockedAfter(pid int, sent <-chan struct{}, before int64, who string) {
-	quiet := 0
+	var q stillness
 	err := harness.Eventually(wait, who+" to block", func() (bool, error) {
 		n, err := wchar(pid)
 		if err != nil {
@@ -1316,12 +1316,7 @@ func (s *server) blockedAfter(pid int, sent <-chan struct{}, before int64, who s
 			took = true
 		default:
 		}
-		if !took || procfs.TreeRunning(pid) {
-			quiet = 0
-		} else {
-			quiet++
-		}
-		return quiet >= 5, nil
+		return q.still(pid, !took, 50*time.Millisecond), nil
 	})
 	s.check(err, Failure{Did: "main stopped; a client sent its lines in one write", Expected: who + " reads them and blocks on the full pipe",
 		Hint: "a child reads its client's lines and writes them to main through the pipe"})
