@@ -217,19 +217,26 @@ func Listening(pid int) ([]netip.AddrPort, error) {
 // and whose peer is remote: the server's end of a connection, seen from the
 // client's two addresses. By hand: ss -tnpe 'dport = :PORT'.
 func ConnInode(local, remote netip.AddrPort) (uint64, error) {
+	r, err := findConn(local, remote)
+	return r.inode, err
+}
+
+// findConn returns the /proc/net/tcp{,6} row of the connection from local
+// to remote.
+func findConn(local, remote netip.AddrPort) (tcpRow, error) {
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		rows, err := readTCPTable(table)
 		if err != nil {
-			return 0, err
+			return tcpRow{}, err
 		}
 		for _, r := range rows {
 			if r.state != tcpListen && r.local.Port() == local.Port() && r.remote.Port() == remote.Port() &&
 				r.local.Addr().Unmap() == local.Addr().Unmap() && r.remote.Addr().Unmap() == remote.Addr().Unmap() {
-				return r.inode, nil
+				return r, nil
 			}
 		}
 	}
-	return 0, fmt.Errorf("no socket from %s to %s in /proc/net/tcp", local, remote)
+	return tcpRow{}, fmt.Errorf("no socket from %s to %s in /proc/net/tcp", local, remote)
 }
 
 // RecvQueue returns how many bytes wait unread in the receive queue of the
@@ -237,19 +244,8 @@ func ConnInode(local, remote netip.AddrPort) (uint64, error) {
 // kernel holds for a program that has not read it yet. By hand: ss -tn, the
 // Recv-Q column.
 func RecvQueue(local, remote netip.AddrPort) (int, error) {
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		rows, err := readTCPTable(table)
-		if err != nil {
-			return 0, err
-		}
-		for _, r := range rows {
-			if r.state != tcpListen && r.local.Port() == local.Port() && r.remote.Port() == remote.Port() &&
-				r.local.Addr().Unmap() == local.Addr().Unmap() && r.remote.Addr().Unmap() == remote.Addr().Unmap() {
-				return r.rxQueue, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("no socket from %s to %s in /proc/net/tcp", local, remote)
+	r, err := findConn(local, remote)
+	return r.rxQueue, err
 }
 
 // CPU is a process's CPU time as TreeCPU reads it.

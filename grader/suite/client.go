@@ -657,21 +657,7 @@ func testClientUsage(t *T) {
 	free := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	for _, args := range [][]string{{}, {"127.0.0.1", "0"}, {"127.0.0.1", "65536"}, {"127.0.0.1", "port"}, {"127.0.0.1", free, "extra"}} {
-		argv := slices.Concat(t.cfg.Client, args)
-		p := t.start(argv, harness.Options{})
-		t.mu.Lock()
-		t.stderrOf = p
-		t.mu.Unlock()
-		did := fmt.Sprintf("started the client with arguments %q", args)
-		if !p.Wait(wait) {
-			t.Fail(Failure{Did: did, Expected: "it exits with status 2", Got: "still running",
-				Hint: "check the arguments before anything else: HOST and an optional PORT from 1 to 65535"})
-		}
-		if code := p.ExitState().ExitCode(); code != 2 || strings.TrimSpace(p.Stderr()) == "" {
-			t.Fail(Failure{Did: did, Expected: "a message on stderr and exit status 2 (a usage error)",
-				Got:  fmt.Sprintf("it %s, stderr %q", describeExit(p.ExitState()), abbrev(p.Stderr())),
-				Hint: "print what is wrong and \"usage: client HOST [PORT]\" to stderr, then exit(2); a port is a number from 1 to 65535"})
-		}
-		t.Logf("%q: exit 2, stderr %q", args, abbrev(strings.TrimSpace(p.Stderr())))
+		t.exits(slices.Concat(t.cfg.Client, args), 2, fmt.Sprintf("started the client with arguments %q", args), "a usage error",
+			"check the arguments before anything else (HOST and an optional PORT from 1 to 65535): print what is wrong and \"usage: client HOST [PORT]\" to stderr, then exit(2)")
 	}
 }

@@ -1111,43 +1111,32 @@ func testRestart(t *T) {
 // that is taken gets a message and exit 1.
 func testServerCommandLine(t *T) {
 	for _, args := range [][]string{{"-port", "http"}, {"-port", "70000"}, {"-no-such-flag"}, {"-port", "0", "extra"}} {
-		argv := slices.Concat(t.serverCmd(), args)
-		p := t.start(argv, harness.Options{})
-		t.mu.Lock()
-		t.stderrOf = p
-		t.mu.Unlock()
-		did := fmt.Sprintf("started the server with %q", args)
-		if !p.Wait(wait) {
-			t.Fail(Failure{Did: did, Expected: "it exits with status 2", Got: "still running",
-				Hint: "check the flags before anything else: -port takes a number from 0 to 65535, and no other argument is allowed"})
-		}
-		if code := p.ExitState().ExitCode(); code != 2 || strings.TrimSpace(p.Stderr()) == "" {
-			t.Fail(Failure{Did: did, Expected: "a message on stderr and exit status 2 (a usage error)",
-				Got:  fmt.Sprintf("it %s, stderr %q", describeExit(p.ExitState()), abbrev(p.Stderr())),
-				Hint: "print what is wrong and a usage line to stderr, then exit(2)"})
-		}
-		t.Logf("%q: exit 2, stderr %q", args, abbrev(strings.TrimSpace(p.Stderr())))
+		t.exits(slices.Concat(t.serverCmd(), args), 2, fmt.Sprintf("started the server with %q", args), "a usage error",
+			"check the flags before anything else (-port takes a number from 0 to 65535, and no other argument is allowed): print what is wrong and a usage line to stderr, then exit(2)")
 	}
 	l, err := net.Listen("tcp4", "0.0.0.0:0")
 	t.setup(err, "listen on a port of the grader's")
 	defer l.Close()
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	argv := slices.Concat(t.serverCmd(), []string{"-port", port})
+	argv := slices.Concat(t.serverCmd(), []string{"-port", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)})
+	t.exits(argv, 1, "started "+strings.Join(argv, " ")+" while the grader listens on that port", `"address already in use"`,
+		"check bind()'s result: when it fails (EADDRINUSE), print why (perror) and exit(1)")
+}
+
+// exits runs argv and checks that it writes a message to stderr and exits
+// with status code within the usual wait; what names the error expected.
+func (t *T) exits(argv []string, code int, did, what, hint string) {
 	p := t.start(argv, harness.Options{})
 	t.mu.Lock()
-	t.stderrOf = p
+	t.stderrOf = p // a failure shows this run's stderr
 	t.mu.Unlock()
-	did := "started " + strings.Join(argv, " ") + " while the grader listens on that port"
 	if !p.Wait(wait) {
-		t.Fail(Failure{Did: did, Expected: "it exits with status 1", Got: "still running",
-			Hint: "check bind()'s result: when it fails (EADDRINUSE), say so and exit(1)"})
+		t.Fail(Failure{Did: did, Expected: fmt.Sprintf("it exits with status %d", code), Got: "still running", Hint: hint})
 	}
-	if code := p.ExitState().ExitCode(); code != 1 || strings.TrimSpace(p.Stderr()) == "" {
-		t.Fail(Failure{Did: did, Expected: "a message on stderr (\"address already in use\") and exit status 1",
-			Got:  fmt.Sprintf("it %s, stderr %q", describeExit(p.ExitState()), abbrev(p.Stderr())),
-			Hint: "check bind()'s result: when it fails, print why (perror) and exit(1)"})
+	if p.ExitState().ExitCode() != code || strings.TrimSpace(p.Stderr()) == "" {
+		t.Fail(Failure{Did: did, Expected: fmt.Sprintf("a message on stderr (%s) and exit status %d", what, code),
+			Got: fmt.Sprintf("it %s, stderr %q", describeExit(p.ExitState()), abbrev(p.Stderr())), Hint: hint})
 	}
-	t.Logf("port in use: exit 1, stderr %q", abbrev(strings.TrimSpace(p.Stderr())))
+	t.Logf("%s: exit %d, stderr %q", did, code, abbrev(strings.TrimSpace(p.Stderr())))
 }
 
 func testSlowReader(t *T) {
