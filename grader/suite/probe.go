@@ -3,9 +3,12 @@ package suite
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"chatlab/grader/harness"
 	"chatlab/grader/wire"
@@ -45,7 +48,16 @@ func probeKey(cfg Config, lab string) string {
 	if cfg.Credential != nil {
 		uid = int(cfg.Credential.Uid)
 	}
-	return fmt.Sprintf("%s\x00%d\x00%s", lab, uid, strings.Join(serverCmdOf(cfg, lab), "\x00"))
+	cmd := serverCmdOf(cfg, lab)
+	id := "" // the program file itself, so that one rebuilt at the same path is probed anew
+	if len(cmd) > 0 {
+		if path, err := exec.LookPath(cmd[0]); err == nil {
+			if st, err := os.Stat(path); err == nil {
+				id = fmt.Sprintf("%d:%d:%v", st.Sys().(*syscall.Stat_t).Ino, st.Size(), st.ModTime().UnixNano())
+			}
+		}
+	}
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%s", lab, uid, id, strings.Join(cmd, "\x00"))
 }
 
 // probeGreeting starts the server of lab once per grading process, connects
