@@ -208,7 +208,9 @@ func TestBrokenServersAreCaught(t *testing.T) {
 			"server/slow-reader": Timeout, "server/big-frames": Timeout}},
 		// Ignoring -port, it binds 5015 whatever port is given, busy or not.
 		{"c_server_FIXED_PORT", map[string]Status{"server/port": Fail, "server/command-line": Fail}},
-		{"c_server_BIG_FRAMES", map[string]Status{"server/big-frames": Fail}},
+		// A split frame corrupts whatever flows when it happens: slow-reader's
+		// heavy flow meets it now and then (the fault is real there too).
+		{"c_server_BIG_FRAMES", map[string]Status{"server/big-frames": Fail, "server/slow-reader": mayFail}},
 		{"c_server_NO_KICK", map[string]Status{"server/slow-reader": Fail}},
 		{"c_server_NUL_CSTRING", map[string]Status{"server/bytes": Fail}},
 		{"c_server_NO_REUSEADDR", map[string]Status{"server/restart": Fail}},
@@ -297,13 +299,22 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 // run. Which tests fail does not.
 const racy Status = "FAIL or TIMEOUT"
 
-// settle returns got with the statuses that want accepts as racy written as
-// racy, so that the two compare exactly otherwise.
+// mayFail stands for PASS, FAIL or TIMEOUT: a test that a fault reaches
+// only when its race goes one way. Which tests must fail does not vary.
+const mayFail Status = "may fail"
+
+// settle returns got with the statuses that want accepts as racy or mayFail
+// written as such, so that the two compare exactly otherwise.
 func settle(want, got map[string]Status) map[string]Status {
 	out := maps.Clone(got)
 	for name, st := range got {
-		if want[name] == racy && (st == Fail || st == Timeout) {
-			out[name] = racy
+		if (want[name] == racy || want[name] == mayFail) && (st == Fail || st == Timeout) {
+			out[name] = want[name]
+		}
+	}
+	for name, st := range want {
+		if _, failed := out[name]; st == mayFail && !failed {
+			out[name] = mayFail
 		}
 	}
 	return out
