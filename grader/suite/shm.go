@@ -86,22 +86,28 @@ func testShmMapping(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.connect(nil, 3)
 	s.waitProcesses(3, "3 clients connected", false, c)
-	live, _ := s.children()
-	all := append([]int{s.proc.Pid}, pids(live)...)
-	maps := map[int][]procfs.ShmObject{}
-	for _, pid := range all {
-		objs, err := procfs.ShmObjects(pid)
-		t.setup(err, fmt.Sprintf("read /proc/%d/maps", pid))
-		maps[pid] = objs
-	}
+	// A child maps the object once it has started (a re-exec'd Go child
+	// after exec): wait, bounded, until every process maps a common one.
+	var all []int
+	var maps map[int][]procfs.ShmObject
 	var common []procfs.ShmObject
-	for _, o := range maps[s.proc.Pid] {
-		if !slices.ContainsFunc(all, func(pid int) bool {
-			return !slices.ContainsFunc(maps[pid], func(x procfs.ShmObject) bool { return x.Dev == o.Dev && x.Inode == o.Inode })
-		}) {
-			common = append(common, o)
+	harness.Eventually(wait, "every process to map one /dev/shm object", func() (bool, error) {
+		live, _ := s.children()
+		all = append([]int{s.proc.Pid}, pids(live)...)
+		maps = map[int][]procfs.ShmObject{}
+		for _, pid := range all {
+			maps[pid], _ = procfs.ShmObjects(pid)
 		}
-	}
+		common = common[:0]
+		for _, o := range maps[s.proc.Pid] {
+			if !slices.ContainsFunc(all, func(pid int) bool {
+				return !slices.ContainsFunc(maps[pid], func(x procfs.ShmObject) bool { return x.Dev == o.Dev && x.Inode == o.Inode })
+			}) {
+				common = append(common, o)
+			}
+		}
+		return len(common) > 0, nil
+	})
 	if len(common) == 0 {
 		var got []string
 		for _, pid := range all {
