@@ -426,22 +426,14 @@ func Has(mask uint64, sig int) bool { return sig > 0 && mask&(1<<(sig-1)) != 0 }
 // /dev/shm) a process has mapped, each once, without the " (deleted)" the
 // kernel adds once a name is unlinked. By hand: grep /dev/shm /proc/PID/maps.
 func ShmMappings(pid int) ([]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
-	if err != nil {
-		return nil, err
-	}
+	objs, err := ShmObjects(pid)
 	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		i := strings.Index(line, "/dev/shm/")
-		if i < 0 {
-			continue
-		}
-		path := strings.TrimSuffix(line[i:], " (deleted)")
-		if !slices.Contains(out, path) {
+	for _, o := range objs {
+		if path := strings.TrimSuffix(o.Path, " (deleted)"); !slices.Contains(out, path) {
 			out = append(out, path)
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // ShmObject is a /dev/shm object a process maps, named by its device and
