@@ -6,6 +6,7 @@
 // socket, a signal self-pipe and every client socket.
 //
 //	chat_server_epoll [-port N] [-addr A] [-max-clients N] [-idle DURATION]
+//	                  [-max-rate N] [-strip-controls]
 //
 // Sockets are non-blocking. What a client sends is cut into messages as it
 // arrives and appended to every other client's output buffer; a buffer is
@@ -16,6 +17,12 @@
 // pay for those is what the benchmark shows. Same protocol, flags and
 // slow-reader rule as the other servers (handouts/protocol.md); -idle is
 // accepted and ignored, as by lab 2's server.
+//
+// Flow control (package flow): while any client has flow.HighWater bytes
+// queued, the loop reads no client at all (EPOLLIN is unwatched
+// everywhere), so every sender is held back by TCP until that client
+// drains, or is kicked for taking too little (flow.Drain). With -max-rate,
+// a client whose messages the limiter holds is not read until they go.
 package main
 
 import (
@@ -26,16 +33,14 @@ import (
 	"time"
 
 	"chatlab/solutions/fdio"
+	"chatlab/solutions/flow"
 	"chatlab/solutions/procs"
 	"chatlab/solutions/protocol"
 	"chatlab/solutions/sockets"
+	"chatlab/solutions/terminal"
 
 	"golang.org/x/sys/unix"
 )
-
-// maxBacklog bounds what is queued for one client that does not read, on top
-// of its socket's send buffer: past it, the client is kicked.
-const maxBacklog = 1 << 20
 
 // shutdownGrace bounds the goodbye on SIGTERM or SIGINT.
 const shutdownGrace = 500 * time.Millisecond
@@ -47,8 +52,13 @@ type client struct {
 	peer    string
 	out     []byte // lines not yet written
 	split   protocol.Splitter
-	watched uint32 // the events epoll watches for fd
-	dirty   bool   // out grew in this round: write it
+	lim     *flow.Limiter // its messages, held to -max-rate
+	release time.Time     // when lim may let the next one go; zero if none held
+	drain   flow.Drain    // the slow-reader rule on out
+	recheck time.Time     // when drain must look again; zero if out is not full
+	watched uint32        // the events epoll watches for fd
+	dirty   bool          // out grew in this round: write it
+	full    bool          // out is at flow.HighWater: counted in server.full
 }
 
 // server is the whole state; only the loop touches it.
@@ -61,8 +71,12 @@ type server struct {
 	clients  map[int]*client // by fd
 	order    []*client       // in order of connection: who is told first
 	nextID   int
-	paused   bool // accept stopped (EMFILE) until a client leaves
+	paused   bool      // accept stopped (EMFILE) until a client leaves
+	held     bool      // some client's queue is full: no client is read
+	full     int       // how many clients' queues are full
+	first    time.Time // the earliest timer of any client, as timeout saw it
 	buf      []byte
+	line     []byte
 	dirty    []*client
 }
 
@@ -102,6 +116,9 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 		}
 	}
 	logger.Printf("listening on %s:%d (pid %d, at most %d clients, one process)", cfg.Addr, cfg.Port, os.Getpid(), cfg.MaxClients)
+	if cfg.MaxRate > 0 {
+		logger.Printf("-max-rate %g: at most %g messages a second from each client", cfg.MaxRate, cfg.MaxRate)
+	}
 	if cfg.Idle > 0 {
 		logger.Printf("-idle %v: inactivity timeouts are lab 3's; this server ignores them", cfg.Idle)
 	}
@@ -113,13 +130,14 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 func (s *server) loop() error {
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(s.ep, events, -1)
+		n, err := unix.EpollWait(s.ep, events, s.timeout())
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("epoll_wait: %w", err)
 		}
+		s.timers(time.Now())
 		for _, ev := range events[:n] {
 			switch fd := int(ev.Fd); fd {
 			case s.sigFd:
@@ -136,7 +154,11 @@ func (s *server) loop() error {
 				if c == nil {
 					continue // closed earlier in this round
 				}
-				if ev.Events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				// A hang-up or an error is reported even when EPOLLIN is
+				// not watched (held): it is handled at once, or the loop
+				// would spin on it.
+				if ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 ||
+					ev.Events&unix.EPOLLIN != 0 && c.watched&unix.EPOLLIN != 0 {
 					s.readFrom(c)
 				}
 				if ev.Events&unix.EPOLLOUT != 0 && s.clients[fd] == c {
@@ -178,7 +200,7 @@ func (s *server) acceptAll() {
 			unix.Close(fd)
 			continue
 		}
-		c := &client{fd: fd, id: s.nextID, peer: peer}
+		c := &client{fd: fd, id: s.nextID, peer: peer, lim: flow.NewLimiter(s.cfg.MaxRate)}
 		s.nextID++
 		if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
 			s.log.Printf("accept %s: epoll_ctl: %v", peer, err)
@@ -186,6 +208,7 @@ func (s *server) acceptAll() {
 			continue
 		}
 		c.watched = unix.EPOLLIN
+		s.rewatch(c) // held: not read yet
 		s.broadcast(protocol.AppendJoined(nil, c.id), nil)
 		s.clients[fd] = c
 		s.order = append(s.order, c)
@@ -194,20 +217,118 @@ func (s *server) acceptAll() {
 	}
 }
 
-// readFrom reads what c sent and relays each message; end of file or an
-// error means c has gone.
+// timeout is epoll_wait's timeout in ms: until the first held message may
+// go or the first full queue must be judged; -1 if none.
+func (s *server) timeout() int {
+	var first time.Time
+	for _, c := range s.order {
+		for _, t := range []time.Time{c.release, c.recheck} {
+			if !t.IsZero() && (first.IsZero() || t.Before(first)) {
+				first = t
+			}
+		}
+	}
+	if s.first = first; first.IsZero() {
+		return -1
+	}
+	return int(max(time.Until(first)+time.Millisecond-1, 0) / time.Millisecond)
+}
+
+// timers lets go the held messages that are due and judges the full
+// queues whose window has ended.
+func (s *server) timers(now time.Time) {
+	if s.first.IsZero() || now.Before(s.first) {
+		return
+	}
+	for _, c := range append([]*client(nil), s.order...) {
+		if s.clients[c.fd] != c {
+			continue
+		}
+		if !c.release.IsZero() && !now.Before(c.release) {
+			s.release(c, now)
+			s.rewatch(c)
+		}
+		if !c.recheck.IsZero() && !now.Before(c.recheck) {
+			s.judge(c, now, 0)
+		}
+	}
+	s.flushDirty()
+}
+
+// readFrom reads what c sent and relays each message (through c's
+// limiter); end of file or an error means c has gone.
 func (s *server) readFrom(c *client) {
 	n, err := fdio.Read(c.fd, s.buf)
 	switch {
 	case n > 0:
-		c.split.Feed(s.buf[:n], func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) })
+		c.split.Feed(s.buf[:n], c.lim.Hold)
+		if c.split.HasReplies() { // telnet refusals go back between two lines
+			s.queue(c, c.split.Replies(nil))
+		}
+		s.release(c, time.Now())
+		s.rewatch(c)
 	case err == unix.EAGAIN:
 	case err == nil:
-		c.split.Flush(func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) })
-		s.drop(c, "left", "closed the connection")
+		s.leave(c, "closed the connection")
 	default:
-		c.split.Flush(func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) })
-		s.drop(c, "left", err.Error())
+		s.leave(c, err.Error())
+	}
+}
+
+// leave relays what c sent before it went, its last line included, and
+// drops it.
+func (s *server) leave(c *client, why string) {
+	fdio.ReadAvailable(c.fd, s.buf, func(p []byte) { c.split.Feed(p, c.lim.Hold) })
+	c.split.Flush(c.lim.Hold)
+	c.lim.ReleaseAll(func(msg []byte) { s.relay(c, msg) })
+	s.drop(c, "left", why)
+}
+
+// release relays c's held messages that the rate allows now.
+func (s *server) release(c *client, now time.Time) {
+	c.release = time.Time{}
+	if wait := c.lim.Release(now, func(msg []byte) { s.relay(c, msg) }); wait > 0 {
+		c.release = now.Add(wait)
+	}
+}
+
+// relay sends c's message to every other client as "userN: TEXT", without
+// its control sequences under -strip-controls (a message left empty is no
+// message).
+func (s *server) relay(c *client, msg []byte) {
+	if s.cfg.StripControls {
+		if msg = terminal.Strip(s.line[:0], msg); len(msg) == 0 {
+			return
+		}
+		s.line = msg
+	}
+	s.broadcast(protocol.AppendMessage(nil, c.id, msg), c)
+}
+
+// rewatch sets the events epoll watches for c: EPOLLIN unless the room is
+// held or c's limiter holds messages, EPOLLOUT while its queue does not
+// drain.
+func (s *server) rewatch(c *client) {
+	var want uint32
+	if !s.held && !c.lim.Holding() {
+		want |= unix.EPOLLIN
+	}
+	if len(c.out) > 0 {
+		want |= unix.EPOLLOUT
+	}
+	if want != c.watched {
+		unix.EpollCtl(s.ep, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: want, Fd: int32(c.fd)})
+		c.watched = want
+	}
+}
+
+// judge applies the slow-reader rule to c, which just took took bytes: a
+// client whose full queue drains too slowly is kicked.
+func (s *server) judge(c *client, now time.Time, took int) {
+	kick, recheck := c.drain.Observe(now, len(c.out), took)
+	c.recheck = recheck
+	if kick {
+		s.drop(c, "kicked", fmt.Sprintf("too slow: %d bytes queued, less than %d taken in %v", len(c.out), flow.MinTake, flow.StallWindow))
 	}
 }
 
@@ -230,42 +351,58 @@ func (s *server) queue(c *client, line []byte) {
 }
 
 // flushDirty writes the buffers that grew this round, then handles the
-// clients whose writes failed or whose backlog overflowed. (Dropping a
-// client queues a line for the others, so the list may grow as it is
-// walked.)
+// clients whose writes failed or whose queue drains too slowly, and holds
+// or lets go the room. (Dropping a client queues a line for the others, so
+// the list may grow as it is walked.)
 func (s *server) flushDirty() {
+	now := time.Now()
 	for i := 0; i < len(s.dirty); i++ {
 		c := s.dirty[i]
 		c.dirty = false
 		if s.clients[c.fd] != c {
 			continue // gone
 		}
+		n := 0
 		if len(c.out) > 0 {
-			n, err := fdio.Write(c.fd, c.out)
+			var err error
+			n, err = fdio.Write(c.fd, c.out)
 			c.out = fdio.Drop(c.out, n)
 			if err != nil && err != unix.EAGAIN {
-				// What it sent before it went is still relayed.
-				relay := func(msg []byte) { s.broadcast(protocol.AppendMessage(nil, c.id, msg), c) }
-				fdio.ReadAvailable(c.fd, s.buf, func(p []byte) { c.split.Feed(p, relay) })
-				c.split.Flush(relay)
-				s.drop(c, "left", "write: "+err.Error())
+				s.leave(c, "write: "+err.Error()) // what it sent before it went is still relayed
 				continue
 			}
 		}
-		if len(c.out) > maxBacklog {
-			s.drop(c, "kicked", fmt.Sprintf("too slow: %d bytes queued", len(c.out)))
-			continue
-		}
-		want := uint32(unix.EPOLLIN)
-		if len(c.out) > 0 {
-			want |= unix.EPOLLOUT
-		}
-		if want != c.watched {
-			unix.EpollCtl(s.ep, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: want, Fd: int32(c.fd)})
-			c.watched = want
+		if s.judge(c, now, n); s.clients[c.fd] == c {
+			s.setFull(c, flow.Full(len(c.out)))
+			s.rewatch(c)
 		}
 	}
 	s.dirty = s.dirty[:0]
+	s.hold()
+}
+
+// hold stops reading every client while any client's queue is full, and
+// reads them again once none is: senders wait (TCP pushes back on them)
+// rather than queues growing, or readers that read being kicked.
+func (s *server) hold() {
+	if held := s.full > 0; held != s.held {
+		s.held = held
+		for _, c := range s.order {
+			s.rewatch(c)
+		}
+	}
+}
+
+// setFull records whether c's queue is full.
+func (s *server) setFull(c *client, full bool) {
+	if full != c.full {
+		c.full = full
+		if full {
+			s.full++
+		} else {
+			s.full--
+		}
+	}
 }
 
 // drop closes c's connection and tells the others: "left", or "kicked" for a
@@ -280,6 +417,7 @@ func (s *server) drop(c *client, how, why string) {
 		}
 	}
 	unix.EpollCtl(s.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
+	s.setFull(c, false)
 	if how == "kicked" {
 		sockets.AbortiveClose(c.fd)
 		s.broadcast(protocol.AppendKicked(nil, c.id), nil)

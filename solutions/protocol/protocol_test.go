@@ -37,7 +37,13 @@ func TestSplitter(t *testing.T) {
 		{"max plus one", a + "b\n", []string{a, "b"}},
 		{"two and a bit", a + a + "cc\n", []string{a, a, "cc"}},
 		{"long, unfinished", a + a + "cc", []string{a, a}},
-		{"binary", "\x00\xff\x1b[2J\n", []string{"\x00\xff\x1b[2J"}},
+		{"binary", "\x00\x80\xfe\x1b[2J\n", []string{"\x00\x80\xfe\x1b[2J"}},
+		{"telnet Ctrl-C", "\xff\xf4\xff\xfd\x06after\n", []string{"after"}},
+		{"telnet command mid-line", "he\xff\xf1llo\n", []string{"hello"}},
+		{"escaped 0xff", "a\xff\xffb\n", []string{"a\xffb"}},
+		{"subnegotiation", "x\xff\xfa\x18\x00xterm\nnot a line\xff\xf0y\n", []string{"xy"}},
+		{"0xff inside a subnegotiation", "\xff\xfa\x18\xff\xff\xff\xf0ok\n", []string{"ok"}},
+		{"negotiations", "\xff\xfb\x01\xff\xfc\x01\xff\xfe\x03hi\n", []string{"hi"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, split(tc.in, len(tc.in)+1), "in one piece")
@@ -45,6 +51,23 @@ func TestSplitter(t *testing.T) {
 			assert.Equal(t, tc.want, split(tc.in, 999, 7), "in odd pieces")
 		})
 	}
+}
+
+// TestTelnetRefusals: each DO gets a WONT and each WILL a DONT, WONT and
+// DONT get no answer (so two refusing ends cannot loop), and a command split
+// between two reads is still one command.
+func TestTelnetRefusals(t *testing.T) {
+	var s Splitter
+	var msgs []string
+	emit := func(m []byte) { msgs = append(msgs, string(m)) }
+	s.Feed([]byte("\xff\xf4\xff"), emit) // telnet's Ctrl-C: IAC IP IAC DO TIMING-MARK, cut
+	assert.False(t, s.HasReplies())
+	s.Feed([]byte("\xfd"), emit)
+	s.Feed([]byte("\x06\xff\xfb\x18\xff\xfc\x01\xff\xfe\x01x\n"), emit)
+	assert.Equal(t, "\xff\xfc\x06\xff\xfe\x18", string(s.Replies(nil)), "WONT TIMING-MARK, DONT TERMINAL-TYPE")
+	assert.False(t, s.HasReplies(), "Replies takes them")
+	assert.Equal(t, []string{"x"}, msgs)
+	assert.Empty(t, s.Replies(nil))
 }
 
 func TestSplitterHoldsLittle(t *testing.T) {

@@ -223,8 +223,8 @@ func TestLineFraming(t *testing.T) {
 	}
 	require.NoError(t, c[1].Expect(lineWait, "user1: one line in many segments"))
 
-	require.NoError(t, c[0].Send("bytes \x00\x01\xff\x1b[2J as they are\n"))
-	require.NoError(t, c[1].Expect(lineWait, "user1: bytes \x00\x01\xff\x1b[2J as they are"))
+	require.NoError(t, c[0].Send("bytes \x00\x01\xfe\xff\xff\x1b[2J as they are\n")) // IAC IAC is one 0xff (rule 9)
+	require.NoError(t, c[1].Expect(lineWait, "user1: bytes \x00\x01\xfe\xff\x1b[2J as they are"))
 	t.Log("checked: CRLF, empty lines, 50 lines in one write, one line in 4 writes, binary bytes")
 }
 

@@ -4,6 +4,15 @@
 //	chatbench -server NAME=CMD [-server NAME=CMD ...] [-n 5,50,200,500]
 //	          [-mode class,saturate] [-rate R] [-duration D] [-runs K]
 //	          [-json FILE] [-csv FILE] [-svg FILE] [-doc FILE]
+//	chatbench -server NAME=CMD ... -flood READERS [-limits "none;-max-rate 20"]
+//	          [-duration D] [-runs K] [-fair D] [-doc FILE]
+//
+// With -flood, it runs the flood scenario instead (bench.Flood): READERS
+// clients that read as fast as they can, a talker, and a flooder (yes | nc),
+// against every design, once per set of server flags in -limits. It reports
+// kicks, the talker's latency at the readers and the server's peak memory.
+// With -fair D, the exit status is 1 if anyone was kicked, a talker's line
+// was lost, or, under a limit, one took longer than D to reach every reader.
 //
 // For each of K rounds, it runs one trial of every design at every N, the
 // designs interleaved (their order rotating from round to round), so that a
@@ -57,6 +66,10 @@ func run() int {
 	svgPath := flag.String("svg", "", "draw the medians in `FILE` (SVG): throughput and p99 latency against clients")
 	docPath := flag.String("doc", "", "write the machine, command, targets and table into `FILE` between its bench markers")
 	reproduce := flag.String("reproduce", "", "with -doc: the command that reproduces this run (make bench), for the document")
+	floodReaders := flag.Int("flood", 0, "run the flood scenario with this many readers (0: the class and saturate modes)")
+	limits := flag.String("limits", "none", "flood scenario: sets of server flags, ;-separated (none: no flags)")
+	talkEvery := flag.Duration("talk-every", 100*time.Millisecond, "flood scenario: the talker sends one line this often")
+	fair := flag.Duration("fair", 0, "flood scenario: fail unless nobody is kicked, nothing the talker says is lost, and under a limit each of its lines reaches every reader within this long")
 	flag.Parse()
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "chatbench: "+format+"\n", a...)
@@ -65,6 +78,15 @@ func run() int {
 	}
 	if len(designs) == 0 || flag.NArg() > 0 {
 		return usage("name at least one -server, and nothing else")
+	}
+	if *floodReaders > 0 {
+		if *runs < 1 || *duration <= 0 || *talkEvery <= 0 {
+			return usage("-runs, -duration and -talk-every must be positive")
+		}
+		if err := harness.Init(); err != nil {
+			return usage("%v", err)
+		}
+		return runFlood(designs, *limits, bench.FloodParams{Readers: *floodReaders, Duration: *duration, TalkEvery: *talkEvery}, *runs, *fair, *docPath, *reproduce)
 	}
 	var clients []int
 	for _, f := range strings.Split(*ns, ",") {
@@ -204,4 +226,67 @@ func writeFile(path string, write func(*os.File) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// runFlood runs the flood scenario K times for every design and set of
+// flags, interleaved, and prints (and with doc, writes) the medians.
+func runFlood(designs []bench.Design, limits string, p bench.FloodParams, runs int, fair time.Duration, doc, reproduce string) int {
+	var sets [][]string
+	for _, l := range strings.Split(limits, ";") {
+		if l = strings.TrimSpace(l); l == "none" || l == "" {
+			sets = append(sets, nil)
+		} else {
+			sets = append(sets, strings.Fields(l))
+		}
+	}
+	started := time.Now()
+	var samples []bench.FloodSample
+	for round := range runs {
+		for k := range designs {
+			d := designs[(k+round)%len(designs)]
+			for _, set := range sets {
+				s := bench.Flood(d, set, p)
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-8s %-16q %d readers: flood %6.0f lines/s per reader, kicked %d, talker p50 %.1f p99 %.1f max %.1f ms, lost %d, peak %.1f MiB %s\n",
+					round+1, runs, s.Design, s.Limit, s.Readers, s.FloodPerSec, s.Kicked, s.P50ms, s.P99ms, s.Maxms, s.Lost, float64(s.PeakPSSKiB)/1024, s.Error)
+				samples = append(samples, s)
+			}
+		}
+	}
+	harness.SweepOrphans()
+	medians := bench.FloodMedians(samples)
+	var b strings.Builder
+	bench.FloodTable(&b, medians)
+	fmt.Printf("flood scenario, medians of %d rounds (%v in all):\n%s", runs, time.Since(started).Round(time.Second), b.String())
+	if doc != "" {
+		old, err := os.ReadFile(doc)
+		if err != nil && !os.IsNotExist(err) {
+			fmt.Fprintln(os.Stderr, "chatbench:", err)
+			return 2
+		}
+		command := "chatbench " + strings.Join(os.Args[1:], " ")
+		if reproduce != "" {
+			command = reproduce
+		}
+		md := fmt.Sprintf("Measured on %s, by `%s` (%s): %d readers, a talker sending a line every %v, a flooder for %v; medians of %d runs (kicks and losses: summed over them).\n\n%s",
+			started.UTC().Format("2006-01-02"), command, bench.Machine(), p.Readers, p.TalkEvery, p.Duration, runs, b.String())
+		if err := os.WriteFile(doc, bench.SpliceFlood(old, md), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "chatbench:", err)
+			return 2
+		}
+	}
+	status := 0
+	for _, s := range medians {
+		switch {
+		case s.Error != "":
+			fmt.Printf("FAILED: %s %q: %s\n", s.Design, s.Limit, s.Error)
+			status = 1
+		case fair > 0 && (s.Kicked > 0 || s.Lost > 0):
+			fmt.Printf("FAILED: %s %q: %d kicked, %d of the talker's deliveries lost\n", s.Design, s.Limit, s.Kicked, s.Lost)
+			status = 1
+		case fair > 0 && s.Limit != "" && s.Maxms > float64(fair.Milliseconds()):
+			fmt.Printf("FAILED: %s %q: a talker's line took %.0f ms to reach a reader (at most %v)\n", s.Design, s.Limit, s.Maxms, fair)
+			status = 1
+		}
+	}
+	return status
 }
