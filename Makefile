@@ -6,6 +6,10 @@ HOST    ?= localhost
 PORT    ?= 5015
 # Extra flags for `make serve`, e.g. SERVER_FLAGS="-max-clients 200".
 SERVER_FLAGS ?=
+# What `make serve` adds for a class (handouts/protocol.md): a flooder is
+# held to 10 lines a second, and nc/telnet users are spared escape
+# sequences. CLASS_FLAGS= turns both off.
+CLASS_FLAGS ?= -max-rate 10 -strip-controls
 
 .DEFAULT_GOAL := help
 .PHONY: help build serve serve-lab2 serve-epoll client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup bench-grader
@@ -26,14 +30,14 @@ build: ## build the reference programs and the grader into bin/
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
 	$(GO) build -o $(BIN)/chatbench ./grader/cmd/chatbench
 
-serve: build ## run the reference server, lab 3's (port 5015, or PORT=...; Ctrl-C stops it)
-	$(BIN)/chat_server_shm -port $(PORT) $(SERVER_FLAGS)
+serve: build ## run the reference server, lab 3's, for a class (port 5015, or PORT=...; Ctrl-C stops it)
+	$(BIN)/chat_server_shm -port $(PORT) $(CLASS_FLAGS) $(SERVER_FLAGS)
 
 serve-lab2: build ## run lab 2's reference server instead (fork and pipes, no shared memory)
-	$(BIN)/chat_server -port $(PORT) $(SERVER_FLAGS)
+	$(BIN)/chat_server -port $(PORT) $(CLASS_FLAGS) $(SERVER_FLAGS)
 
 serve-epoll: build ## run the single-process epoll baseline instead (the lightest for a large class)
-	$(BIN)/chat_server_epoll -port $(PORT) $(SERVER_FLAGS)
+	$(BIN)/chat_server_epoll -port $(PORT) $(CLASS_FLAGS) $(SERVER_FLAGS)
 
 client: build ## connect the reference client: make client HOST=... PORT=...
 	$(BIN)/chat_client $(HOST) $(PORT)
@@ -52,17 +56,25 @@ BENCH_RUNS ?= 3
 BENCH_DURATION ?= 3s
 DESIGNS = -server lab2=$(BIN)/chat_server -server shm=$(BIN)/chat_server_shm -server epoll=$(BIN)/chat_server_epoll
 
-bench: build ## measure the three server designs side by side; writes handouts/bench.md and handouts/figures/bench.svg
+# The flood scenario: readers, one talker, one flooder (yes | nc).
+FLOOD_READERS ?= 30
+FLOOD_LIMITS = none;$(CLASS_FLAGS)
+
+bench: build ## measure the three server designs side by side, and the flood scenario; writes handouts/bench.md and handouts/figures/bench.svg
 	$(BIN)/chatbench $(DESIGNS) -n $(BENCH_N) -runs $(BENCH_RUNS) -duration $(BENCH_DURATION) -rate 50 \
 		-json $(BIN)/bench.json -csv $(BIN)/bench.csv -svg handouts/figures/bench.svg -doc handouts/bench.md -reproduce "make bench"
+	$(BIN)/chatbench $(DESIGNS) -flood $(FLOOD_READERS) -limits "$(FLOOD_LIMITS)" -runs $(BENCH_RUNS) -duration $(BENCH_DURATION) \
+		-doc handouts/bench.md -reproduce "make bench"
 
-bench-smoke: build fixtures ## a short chatbench run: no loss from any design, and the loss of a server that drops is reported
+bench-smoke: build fixtures ## a short chatbench run: no loss from any design, the loss of a server that drops is reported, and a flooder among 30 readers kicks nobody (make serve's flags: nobody delayed over 1 s)
 	$(BIN)/chatbench $(DESIGNS) -n 10 -runs 1 -duration 2s
 	@out=$$($(BIN)/chatbench -server drop=$(BIN)/fixtures/c_server_DROP_BURST -n 10 -runs 1 -duration 2s -mode saturate 2>&1); \
 	status=$$?; echo "$$out"; \
 	if [ $$status -ne 1 ] || ! echo "$$out" | grep -q '^FAILED'; then \
 		echo "bench-smoke: chatbench did not report the loss of c_server_DROP_BURST (exit $$status)"; exit 1; fi; \
 	echo "bench-smoke: the dropping server's loss was reported"
+	$(BIN)/chatbench -server serve=$(BIN)/chat_server_shm -server serve-lab2=$(BIN)/chat_server -server serve-epoll=$(BIN)/chat_server_epoll \
+		-flood $(FLOOD_READERS) -limits "none;$(CLASS_FLAGS)" -runs 1 -duration 3s -fair 1s
 
 bench-grader: ## how long grading takes, for the references and for programs far from right (3 rounds each)
 	$(GO) test -run '^$$' -bench Grade -benchtime 1x -count 3 ./grader/suite
