@@ -46,7 +46,8 @@ func buildAll(dir string) error {
 	bin["c_shmserver_OTHER_NAME"] = other
 	for src, defects := range map[string][]string{
 		"server": {"OK", "SIGPIPE", "NO_REAP", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT",
-			"OTHER_FORMAT", "OTHER_FORMAT_NO_REAP", "BUSY_POLL", "BIG_FRAMES", "NO_KICK", "NUL_CSTRING", "NO_REUSEADDR", "DROP_FINAL_LINE"},
+			"OTHER_FORMAT", "OTHER_FORMAT_NO_REAP", "BUSY_POLL", "BIG_FRAMES", "NO_KICK", "NUL_CSTRING", "NO_REUSEADDR", "DROP_FINAL_LINE",
+			"NO_TELNET", "NO_TELNET_REPLY"},
 		"client":    {"OK", "TURNS", "BUSY", "FULL_BUFFER", "BANNER", "NO_NEWLINE", "NO_C1", "IPV4_ONLY", "HOLD_PARTIAL"},
 		"shmserver": {"OK", "ONE_SLOT", "NO_UNLINK", "NO_TIMERS", "TEXT_IN_PIPES"},
 	} {
@@ -185,7 +186,7 @@ func TestCClientPassesEverything(t *testing.T) {
 var formatTests = map[string]Status{"server/welcome": Fail, "server/relay": Fail, "server/no-echo": Fail,
 	"server/child-killed": Fail, "server/last-words": Fail, "server/long-lines": Fail, "server/pipelined": Fail,
 	"server/max-clients": Fail, "server/goodbye": Fail, "server/burst": Fail, "server/slow-reader": Fail,
-	"server/big-frames": Fail, "server/bytes": Fail, "server/final-line": Fail}
+	"server/big-frames": Fail, "server/bytes": Fail, "server/final-line": Fail, "server/telnet": Fail}
 
 // TestBrokenServersAreCaught: each broken server fails exactly the tests
 // that target its defect.
@@ -216,6 +217,8 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		{"c_server_NO_REUSEADDR", map[string]Status{"server/restart": Fail}},
 		// It drops the last line on a reset too, which last-words sends.
 		{"c_server_DROP_FINAL_LINE", map[string]Status{"server/final-line": Fail, "server/last-words": Fail}},
+		{"c_server_NO_TELNET", map[string]Status{"server/telnet": Fail}},
+		{"c_server_NO_TELNET_REPLY", map[string]Status{"server/telnet": Fail}},
 		{"c_server_OTHER_FORMAT", formatTests},
 		{"c_server_OTHER_FORMAT_NO_REAP", otherFormatNoReap},
 		{"c_server_BUSY_POLL", map[string]Status{"server/idle-cpu": Fail}},
@@ -424,6 +427,8 @@ func TestFaultClassesCaughtEveryTime(t *testing.T) {
 		{"c_server_NUL_CSTRING", "server", "server/bytes"},
 		{"c_server_NO_REUSEADDR", "server", "server/restart"},
 		{"c_server_DROP_FINAL_LINE", "server", "server/final-line"},
+		{"c_server_NO_TELNET", "server", "server/telnet"},
+		{"c_server_NO_TELNET_REPLY", "server", "server/telnet"},
 		{"c_server_BUSY_POLL", "server", "server/idle-cpu"},
 		{"c_client_NO_C1", "client", "client/escapes-c1"},
 		{"c_client_IPV4_ONLY", "client", "client/hosts"},

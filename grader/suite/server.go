@@ -477,6 +477,8 @@ func serverTests() []*Test {
 			What: "children's writes to a shared pipe stay whole (at most PIPE_BUF) while the pipe is full", Run: testBigFrames},
 		scripted("server/bytes"),
 		scripted("server/final-line"),
+		{Name: "server/telnet", Lab: "server", Points: 1, Timeout: 15 * time.Second, NeedsWelcome: true,
+			What: "telnet's Ctrl-C: its commands are not relayed, its DO is refused, the room stays visible (rule 9)", Run: testTelnet},
 		{Name: "server/restart", Lab: "server", Points: 1, Timeout: 15 * time.Second,
 			What: "restarts on its port at once after a shutdown (SO_REUSEADDR)", Run: testRestart},
 		{Name: "server/command-line", Lab: "server", Points: 1, Timeout: 20 * time.Second,
@@ -1187,6 +1189,36 @@ func testSlowReader(t *T) {
 			Hint: "bound what is queued for a client (1 MiB): past it, reset its connection and tell the others"})
 	}
 	t.Logf("the non-reader was kicked after %d KB; the reader got every message", sent)
+}
+
+// testTelnet: Ctrl-C in telnet sends IAC IP IAC DO TIMING-MARK (RFC 854,
+// 860) and shows nothing more until the server answers the DO. Rule 9: the
+// server relays none of those bytes and answers IAC WONT TIMING-MARK; then
+// the room reaches that user again.
+func testTelnet(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 2)
+	const ctrlC = "\xff\xf4\xff\xfd\x06"
+	s.send(c[0], ctrlC+"after ^C\n", "user1 (telnet) pressed Ctrl-C (IAC IP IAC DO TIMING-MARK), then typed \"after ^C\"")
+	s.expect(c[1], "user1 sent "+strconv.Quote(ctrlC+"after ^C\n"), "telnet commands are not text: drop 0xff and the bytes of its command (rule 9), relay the rest", "user1: after ^C")
+	s.send(c[1], "still there?\n", "user2 sent \"still there?\"")
+	var got strings.Builder
+	for {
+		line, err := c[0].ReadLine(wait)
+		s.check(err, Failure{Did: "user1 pressed Ctrl-C in telnet; user2 then sent \"still there?\"",
+			Expected: "user1 receives \"user2: still there?\"", Got: strconv.Quote(got.String()),
+			Hint: "keep serving a client after its telnet commands: remove them from the stream and go on"})
+		got.WriteString(line + "\n")
+		if strings.HasSuffix(line, "user2: still there?") {
+			break
+		}
+	}
+	if !strings.Contains(got.String(), "\xff\xfc\x06") {
+		t.Fail(Failure{Did: "user1 (telnet) sent IAC DO TIMING-MARK (Ctrl-C); user2 then sent \"still there?\"",
+			Expected: "user1 receives IAC WONT TIMING-MARK (\"\\xff\\xfc\\x06\") before user2's line", Got: strconv.Quote(got.String()),
+			Hint: "answer each IAC DO x with IAC WONT x (and IAC WILL x with IAC DONT x), between two lines: telnet shows nothing until the DO is answered"})
+	}
+	t.Logf("checked: telnet's Ctrl-C bytes were not relayed, IAC WONT TIMING-MARK came back, and the room reached user1 again")
 }
 
 // testBigFrames: the children of a process-per-client server share one pipe

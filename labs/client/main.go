@@ -121,7 +121,7 @@ func connectTo(ap netip.AddrPort) (int, error) {
 // input ends, and returns the exit status.
 func chat(sock int) int {
 	// TODO(lab1): do both jobs at once with one unix.Poll over fd 0 (stdin) and sock, never
-	// busy-waiting: what the server sends goes to stdout (through a Sanitizer),
+	// busy-waiting: what the server sends goes to stdout (through a terminal.Sanitizer),
 	// what is typed goes to the server (writeAll). Server closed (read 0): say so on
 	// stderr, return 0. End of stdin: return 0 (the deferred close ends the connection).
 	unix.Close(sock)

@@ -76,6 +76,8 @@ func appendNotice(dst []byte, before string, id int, after string) []byte {
 // Splitter cuts the byte stream a client sends into messages, by the rules of
 // handouts/protocol.md:
 //
+//   - telnet commands are removed (rule 9), and each request to turn an
+//     option on is refused: see Replies;
 //   - "\n" ends a line, and a "\r" right before it is dropped;
 //   - an empty line is no message;
 //   - while more than MaxMessage bytes of one line are held, the first
@@ -85,13 +87,41 @@ func appendNotice(dst []byte, before string, id int, after string) []byte {
 // sends, so a client cannot make a server hold an unbounded line.
 // The zero value is ready to use.
 type Splitter struct {
-	held []byte
+	held    []byte
+	telnet  telnetState
+	verb    byte   // WILL, WONT, DO or DONT, while its option byte is due
+	replies []byte // refusals not yet taken by Replies
+	data    []byte // the bytes of one Feed that are not telnet commands
 }
+
+// The telnet commands of RFC 854 that rule 9 is about.
+const (
+	IAC  = 0xff // "interpret as command": starts every telnet command
+	DONT = 0xfe
+	DO   = 0xfd
+	WONT = 0xfc
+	WILL = 0xfb
+	SB   = 0xfa // subnegotiation, up to IAC SE
+	SE   = 0xf0
+)
+
+type telnetState uint8
+
+const (
+	telnetData   telnetState = iota
+	telnetIAC                // after IAC
+	telnetOption             // after IAC and a verb: the option byte is due
+	telnetSub                // inside IAC SB ... IAC SE
+	telnetSubIAC             // IAC inside a subnegotiation
+)
 
 // Feed takes the next bytes of the stream and calls emit once for each
 // message they complete, in order. The slice passed to emit is only valid
 // during the call.
 func (s *Splitter) Feed(p []byte, emit func(msg []byte)) {
+	if bytes.IndexByte(p, IAC) >= 0 || s.telnet != telnetData {
+		p = s.removeTelnet(p)
+	}
 	for len(p) > 0 {
 		nl := bytes.IndexByte(p, '\n')
 		chunk := p
@@ -135,6 +165,68 @@ func (s *Splitter) Flush(emit func(msg []byte)) {
 	}
 	s.held = s.held[:0]
 }
+
+// removeTelnet returns p without its telnet commands (rule 9), keeping the
+// state of a command split between two reads, and queues a refusal for each
+// WILL (DONT) and DO (WONT). IAC IAC stands for one data byte 0xff.
+func (s *Splitter) removeTelnet(p []byte) []byte {
+	s.data = s.data[:0]
+	for _, b := range p {
+		switch s.telnet {
+		case telnetData:
+			if b == IAC {
+				s.telnet = telnetIAC
+			} else {
+				s.data = append(s.data, b)
+			}
+		case telnetIAC:
+			switch {
+			case b == IAC: // an escaped data byte 0xff
+				s.data = append(s.data, b)
+				s.telnet = telnetData
+			case b >= WILL: // WILL, WONT, DO, DONT: an option byte follows
+				s.verb, s.telnet = b, telnetOption
+			case b == SB:
+				s.telnet = telnetSub
+			default: // a two-byte command: IP, AO, AYT, EC, EL, GA, NOP, DM, BRK...
+				s.telnet = telnetData
+			}
+		case telnetOption:
+			switch s.verb {
+			case DO: // "please do": we won't
+				s.replies = append(s.replies, IAC, WONT, b)
+			case WILL: // "I will": please don't
+				s.replies = append(s.replies, IAC, DONT, b)
+			} // WONT and DONT confirm what is already so: no answer (RFC 854)
+			s.telnet = telnetData
+		case telnetSub:
+			if b == IAC {
+				s.telnet = telnetSubIAC
+			}
+		case telnetSubIAC:
+			if b == SE {
+				s.telnet = telnetData
+			} else {
+				s.telnet = telnetSub
+			}
+		}
+	}
+	return s.data
+}
+
+// Replies appends the refusals queued since the last call to dst and
+// returns it: IAC WONT x for each IAC DO x, IAC DONT x for each IAC WILL x.
+// A server sends them to the client between two lines, so that a telnet
+// client waiting for an answer (Ctrl-C sends IAC IP IAC DO TIMING-MARK) gets
+// it.
+func (s *Splitter) Replies(dst []byte) []byte {
+	dst = append(dst, s.replies...)
+	s.replies = s.replies[:0]
+	return dst
+}
+
+// HasReplies reports whether refusals wait for Replies.
+func (s *Splitter) HasReplies() bool { return len(s.replies) > 0 }
 
 // Pending reports how many bytes of an unfinished line are held.
 func (s *Splitter) Pending() int { return len(s.held) }

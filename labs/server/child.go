@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/signal"
@@ -8,9 +9,11 @@ import (
 	"time"
 
 	"chatlab/labs/fdio"
+	"chatlab/labs/flow"
 	"chatlab/labs/procs"
 	"chatlab/labs/protocol"
 	"chatlab/labs/sockets"
+	"chatlab/labs/terminal"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,11 +26,19 @@ const goodbyeGrace = 400 * time.Millisecond
 // client. It owns the client's socket; it talks to main through the shared
 // fork-to-main pipe and reads its own main-to-fork pipe.
 type child struct {
-	id     int
-	out    []byte // lines from main not yet written to the client
-	frames []byte // frames not yet written to main
-	split  protocol.Splitter
-	buf    []byte
+	id      int
+	out     []byte // lines from main not yet written to the client
+	midLine bool   // the last byte read from main was not "\n"
+	replies []byte // telnet refusals, for the client's next line boundary
+	frames  []byte // frames not yet written to main
+	split   protocol.Splitter
+	lim     *flow.Limiter // the client's messages, held to -max-rate
+	release time.Time     // when lim may let the next one go; zero if none held
+	drain   flow.Drain    // the slow-reader rule on out
+	recheck time.Time     // when drain must look again; zero if out is not full
+	strip   bool          // -strip-controls
+	buf     []byte
+	line    []byte
 }
 
 // runChild is the whole life of a child: it serves client id until the client
@@ -39,7 +50,7 @@ type child struct {
 // pass on main's "* server shutting down". A child's life is bound to main's
 // anyway: when main exits, for whatever reason, its end of the pipe closes
 // and the child leaves.
-func runChild(id int) int {
+func runChild(id int, rate float64, strip bool) int {
 	// A child runs one loop for one client: one P is all it needs, and
 	// fewer Ps mean fewer runtime threads to wake each time a blocking
 	// system call returns (see handouts/bench.md: what a wake-up costs).
@@ -53,18 +64,22 @@ func runChild(id int) int {
 			return 1
 		}
 	}
-	c := &child{id: id, buf: make([]byte, 64<<10)}
+	c := &child{id: id, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	return c.run()
 }
 
 // run is the child's event loop: poll the client socket, the pipe from main
 // and, while frames wait, the pipe to main.
+//
+// Flow control (package flow), all of it in the child: it takes nothing
+// more from main while flow.HighWater bytes wait for its client (main then
+// holds every sender back, see server.hold); it kicks its client when that
+// queue drains too slowly (flow.Drain); and it reads its client only while
+// no frame waits for the pipe to main and no message is held to -max-rate.
 func (c *child) run() int {
 	for {
-		// While frames wait for room in the pipe to main, read nothing more
-		// from the client: its bytes stay in the kernel (backpressure).
 		sockEvents := int16(0)
-		if len(c.frames) == 0 {
+		if len(c.frames) == 0 && !c.lim.Holding() {
 			sockEvents |= unix.POLLIN
 		}
 		if len(c.out) > 0 {
@@ -74,61 +89,76 @@ func (c *child) run() int {
 		if len(c.frames) > 0 {
 			toMain = childToMainFd
 		}
+		fromMain := int32(childFromMainFd)
+		if flow.Full(len(c.out)) {
+			fromMain = -1
+		}
 		pfds := []unix.PollFd{
 			{Fd: childSockFd, Events: sockEvents},
-			{Fd: childFromMainFd, Events: unix.POLLIN},
+			{Fd: fromMain, Events: unix.POLLIN},
 			{Fd: toMain, Events: unix.POLLOUT},
 		}
-		if _, err := unix.Poll(pfds, -1); err != nil {
+		if _, err := unix.Poll(pfds, c.timeout()); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "chat_server: user%d: poll: %v\n", c.id, err)
 			return 1
 		}
+		now := time.Now()
 
 		if pfds[1].Revents != 0 {
-			n, err := fdio.Read(childFromMainFd, c.buf)
+			n, err := fdio.Read(childFromMainFd, c.buf[:max(min(flow.Room(len(c.out)), len(c.buf)), 1)])
 			switch {
 			case n > 0:
 				c.out = append(c.out, c.buf[:n]...)
-				if len(c.out) > maxBacklog {
-					return c.disconnect(reasonSlow)
-				}
+				c.midLine = c.buf[n-1] != '\n'
 			case err == unix.EAGAIN:
 			default: // end of file (or a broken pipe): main is done with us
 				return c.goodbye()
 			}
 		}
+		c.spliceReplies()
 
+		took := 0
 		if len(c.out) > 0 {
 			n, err := fdio.Write(childSockFd, c.out)
 			switch {
 			case err == nil:
 				c.out = fdio.Drop(c.out, n)
+				took = n
 			case err != unix.EAGAIN: // EPIPE, ECONNRESET: the client is gone
 				c.drainInput() // what it sent before it went is still relayed
 				return c.disconnect(reasonReset)
 			}
 		}
+		var kick bool
+		if kick, c.recheck = c.drain.Observe(now, len(c.out), took); kick {
+			return c.disconnect(reasonSlow)
+		}
 
 		// Read from the client when it has something (or has gone: a
 		// hang-up or error is reported even when POLLIN was not asked for).
-		if rev := pfds[0].Revents; rev&unix.POLLIN != 0 || rev&(unix.POLLHUP|unix.POLLERR) != 0 {
+		if rev := pfds[0].Revents; rev&unix.POLLIN != 0 && sockEvents&unix.POLLIN != 0 || rev&(unix.POLLHUP|unix.POLLERR) != 0 {
 			n, err := fdio.Read(childSockFd, c.buf)
 			switch {
 			case n > 0:
-				c.split.Feed(c.buf[:n], func(msg []byte) {
-					c.frames = appendFrame(c.frames, frameData, c.id, msg)
-				})
+				c.split.Feed(c.buf[:n], c.lim.Hold)
+				c.replies = c.split.Replies(c.replies)
+				c.spliceReplies()
 			case err == unix.EAGAIN:
 			case err == nil: // n == 0: the client closed the connection
-				c.split.Flush(c.relay) // its last line, if it had no "\n"
+				c.split.Flush(c.lim.Hold) // its last line, if it had no "\n"
+				c.lim.ReleaseAll(c.relay)
 				return c.disconnect(reasonClosed)
 			default:
-				c.split.Flush(c.relay)
+				c.drainInput()
 				return c.disconnect(reasonReset)
 			}
+		}
+		c.release = time.Time{}
+		if wait := c.lim.Release(now, c.relay); wait > 0 {
+			c.release = now.Add(wait)
 		}
 
 		if err := c.flushFrames(); err != nil {
@@ -137,15 +167,57 @@ func (c *child) run() int {
 	}
 }
 
+// timeout is poll's timeout in ms: until a held message may go, or a full
+// queue must be judged; -1 if neither.
+func (c *child) timeout() int {
+	first := c.release
+	if !c.recheck.IsZero() && (first.IsZero() || c.recheck.Before(first)) {
+		first = c.recheck
+	}
+	if first.IsZero() {
+		return -1
+	}
+	return int(max(time.Until(first)+time.Millisecond-1, 0) / time.Millisecond)
+}
+
+// spliceReplies puts the telnet refusals waiting in c.replies into c.out at
+// a line boundary: after the last whole line in it, or at its end when no
+// line is cut there. (Main writes to the pipe in pieces, so c.out may end
+// inside a line.)
+func (c *child) spliceReplies() {
+	if len(c.replies) == 0 {
+		return
+	}
+	at := len(c.out)
+	if c.midLine {
+		at = bytes.LastIndexByte(c.out, '\n') + 1
+		if at == 0 { // no boundary in what is queued: wait for one
+			return
+		}
+	}
+	c.out = append(c.out[:at], append(c.replies, c.out[at:]...)...)
+	c.replies = c.replies[:0]
+}
+
 // drainInput feeds the splitter what the client sent before its connection
 // broke, so its last lines are relayed like any others, the last one too.
 func (c *child) drainInput() {
-	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.relay) })
-	c.split.Flush(c.relay)
+	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.lim.Hold) })
+	c.split.Flush(c.lim.Hold)
+	c.lim.ReleaseAll(c.relay)
 }
 
-// relay queues a message of the client's for main.
-func (c *child) relay(msg []byte) { c.frames = appendFrame(c.frames, frameData, c.id, msg) }
+// relay queues a message of the client's for main; under -strip-controls,
+// without its terminal control sequences (a message left empty is none).
+func (c *child) relay(msg []byte) {
+	if c.strip {
+		if c.line = terminal.Strip(c.line[:0], msg); len(c.line) == 0 {
+			return
+		}
+		msg = c.line
+	}
+	c.frames = appendFrame(c.frames, frameData, c.id, msg)
+}
 
 // flushFrames writes waiting frames into the fork-to-main pipe without
 // blocking, each write at most PIPE_BUF bytes of whole frames so it is
@@ -160,21 +232,32 @@ func (c *child) flushFrames() error {
 
 // disconnect tells main why this client is gone (after every message it sent
 // before), closes the connection and returns the exit status. A kicked
-// client's connection is reset: what is queued for it is thrown away.
+// client's connection is reset first: what is queued for it is thrown away.
+//
+// Until its last frame is in the pipe to main, the child reads and drops
+// what main sends it: main may be holding every sender back because this
+// child's queue is full, and would otherwise never read that frame.
 func (c *child) disconnect(reason int) int {
-	c.frames = appendFrame(c.frames, frameDisconnected, c.id, []byte{byte(reason)})
-	for len(c.frames) > 0 {
-		if err := c.flushFrames(); err != nil {
-			break
-		}
-		if len(c.frames) > 0 {
-			fdio.Wait(childToMainFd, unix.POLLOUT, -1)
-		}
-	}
 	if reason == reasonSlow {
 		sockets.AbortiveClose(childSockFd)
 	} else {
 		unix.Close(childSockFd)
+	}
+	c.frames = appendFrame(c.frames, frameDisconnected, c.id, []byte{byte(reason)})
+	fromMain := int32(childFromMainFd)
+	for len(c.frames) > 0 {
+		if err := c.flushFrames(); err != nil || len(c.frames) == 0 {
+			break
+		}
+		pfds := []unix.PollFd{{Fd: childToMainFd, Events: unix.POLLOUT}, {Fd: fromMain, Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfds, -1); err != nil && err != unix.EINTR {
+			break
+		}
+		if pfds[1].Revents != 0 {
+			if n, err := fdio.Read(childFromMainFd, c.buf); n == 0 && err != unix.EAGAIN {
+				fromMain = -1 // main closed it (shutdown): wait for room only
+			}
+		}
 	}
 	return 0
 }

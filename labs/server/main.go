@@ -2,6 +2,7 @@
 // design, one process per client and pipes between them.
 //
 //	chat_server [-port N] [-addr A] [-max-clients N] [-idle DURATION]
+//	            [-max-rate N] [-strip-controls]
 //
 // The main process accepts connections and, for each client, starts a child
 // process that owns that client's socket. Children pass what their client
@@ -21,13 +22,13 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"strconv"
 
 	"chatlab/labs/protocol"
 )
 
-// childEnv marks a process started as a server child; its value is the id of
-// the client the child serves.
+// childEnv marks a process started as a server child; its value is
+// "ID,RATE,STRIP": the id of the client the child serves, -max-rate and
+// -strip-controls.
 const childEnv = "CHATLAB_SERVER_CHILD"
 
 // The file descriptors a child inherits (exec.Cmd.ExtraFiles[i] is fd 3+i).
@@ -37,19 +38,16 @@ const (
 	childFromMainFd = 5 // read end of this child's main-to-fork pipe
 )
 
-// maxBacklog bounds what is queued for one client that does not read: past
-// it, the client is kicked. It holds for a child's queue and for main's queue
-// towards a child alike.
-const maxBacklog = 1 << 20
-
 func main() {
 	if v, ok := os.LookupEnv(childEnv); ok {
-		id, err := strconv.Atoi(v)
-		if err != nil || id <= 0 {
+		var id int
+		var rate float64
+		var strip bool
+		if n, _ := fmt.Sscanf(v, "%d,%g,%t", &id, &rate, &strip); n != 3 || id <= 0 {
 			fmt.Fprintf(os.Stderr, "chat_server: bad %s=%q\n", childEnv, v)
 			os.Exit(2)
 		}
-		os.Exit(runChild(id))
+		os.Exit(runChild(id, rate, strip))
 	}
 	cfg := protocol.ParseServerFlags("chat_server", os.Args[1:], 0, "inactivity timeout (lab 3's; this server ignores it)")
 	logger := log.New(os.Stderr, "chat_server: ", log.LstdFlags|log.Lmicroseconds)

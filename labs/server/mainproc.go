@@ -6,11 +6,11 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
 	"chatlab/labs/fdio"
+	"chatlab/labs/flow"
 	"chatlab/labs/procs"
 	"chatlab/labs/protocol"
 	"chatlab/labs/sockets"
@@ -29,10 +29,11 @@ type client struct {
 	id      int
 	pid     int
 	peer    string
-	out     int    // write end of this child's main-to-fork pipe (non-blocking), -1 once closed
-	pending []byte // lines for the child that its pipe has not taken yet
-	gone    bool   // announced as gone: it is sent nothing more
-	closing bool   // close out once pending is written (shutdown)
+	out     int       // write end of this child's main-to-fork pipe (non-blocking), -1 once closed
+	pending []byte    // lines for the child that its pipe has not taken yet
+	stuck   time.Time // since when pending has been full and the pipe took nothing; zero if not
+	gone    bool      // announced as gone: it is sent nothing more
+	closing bool      // close out once pending is written (shutdown)
 }
 
 // server is the state of the main process. Only the main loop touches it.
@@ -114,9 +115,17 @@ func (s *server) loop() error {
 	var pfds []unix.PollFd
 	for {
 		pfds = pfds[:0]
+		// While a child's queue is full, main reads no frame: every child
+		// that has a message to relay then waits for room in the pipe, and
+		// stops reading its client (hold says more).
+		held, timeout := s.hold()
+		fromKids := int32(s.fromKids)
+		if held {
+			fromKids = -1
+		}
 		pfds = append(pfds,
 			unix.PollFd{Fd: int32(s.sigFd), Events: unix.POLLIN},
-			unix.PollFd{Fd: int32(s.fromKids), Events: unix.POLLIN})
+			unix.PollFd{Fd: fromKids, Events: unix.POLLIN})
 		listening := !s.paused // index 2 is the listening socket only if so
 		if listening {
 			pfds = append(pfds, unix.PollFd{Fd: int32(s.listenFd), Events: unix.POLLIN})
@@ -126,7 +135,7 @@ func (s *server) loop() error {
 				pfds = append(pfds, unix.PollFd{Fd: int32(c.out), Events: unix.POLLOUT})
 			}
 		}
-		if _, err := unix.Poll(pfds, -1); err != nil {
+		if _, err := unix.Poll(pfds, timeout); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
@@ -309,7 +318,7 @@ func (s *server) spawn(fd int, peer string) {
 	defer in.Close()
 	pid, err := procs.Spawn(procs.Child{
 		Name:  fmt.Sprintf("%s: user%d", s.prog, id),
-		Env:   childEnv + "=" + strconv.Itoa(id),
+		Env:   fmt.Sprintf("%s=%d,%g,%t", childEnv, id, s.cfg.MaxRate, s.cfg.StripControls),
 		Files: []*os.File{sock, s.toMain, in},
 	})
 	if err != nil {
@@ -351,16 +360,52 @@ func (s *server) flushAll() {
 				break
 			}
 			c.pending = fdio.Drop(c.pending, n)
+			c.stuck = time.Time{} // it took something
 		}
-		if len(c.pending) == 0 {
-			if c.closing {
-				s.closeOut(c) // end of file: the child says goodbye and exits
-			}
-		} else if len(c.pending) > maxBacklog && !c.gone && !s.stopping {
-			unix.Kill(c.pid, unix.SIGKILL)
-			s.drop(c, true, fmt.Sprintf("its process took nothing from its pipe while %d bytes queued", maxBacklog))
+		if len(c.pending) == 0 && c.closing {
+			s.closeOut(c) // end of file: the child says goodbye and exits
 		}
 	}
+}
+
+// stuckLimit is how long main waits for a child whose queue is full and
+// whose pipe takes nothing: twice the child's own window (flow.StallWindow),
+// so that a child judges its client first; a child that does not even do
+// that (stopped, hung) is killed.
+const stuckLimit = 2 * flow.StallWindow
+
+// hold reports whether main must read no frame now, because some child's
+// queue is full (flow.HighWater bytes its pipe has not taken), and poll's
+// timeout in ms. Holding every sender back is the price of one shared pipe:
+// main cannot tell one sender's frames from another's before reading them.
+// A child whose pipe took nothing for stuckLimit while its queue was full
+// is killed, and its client kicked.
+func (s *server) hold() (held bool, timeout int) {
+	timeout = -1
+	now := time.Now()
+	for _, c := range s.clients {
+		if c.gone || c.out < 0 || !flow.Full(len(c.pending)) {
+			c.stuck = time.Time{}
+			continue
+		}
+		if s.stopping {
+			continue
+		}
+		held = true
+		if c.stuck.IsZero() {
+			c.stuck = now
+		}
+		if left := stuckLimit - now.Sub(c.stuck); left <= 0 {
+			unix.Kill(c.pid, unix.SIGKILL)
+			s.drop(c, true, fmt.Sprintf("its process took nothing from its pipe for %v while %d bytes were queued", stuckLimit, len(c.pending)))
+		} else if ms := int(left/time.Millisecond) + 1; timeout < 0 || ms < timeout {
+			timeout = ms
+		}
+	}
+	if held {
+		return true, timeout
+	}
+	return false, -1
 }
 
 // shutdown says goodbye to every client, lets the children flush and exit,

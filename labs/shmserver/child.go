@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"chatlab/labs/fdio"
+	"chatlab/labs/flow"
 	"chatlab/labs/procs"
 	"chatlab/labs/protocol"
 	"chatlab/labs/sockets"
+	"chatlab/labs/terminal"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,15 +34,22 @@ type child struct {
 	ep   int
 	evs  map[int]uint32 // the epoll events registered per fd
 	buf  []byte
+	line []byte
 
-	split protocol.Splitter
+	split   protocol.Splitter
+	lim     *flow.Limiter // the client's messages, held to -max-rate
+	release time.Time     // when lim may let the next one go; zero if none held
+	strip   bool          // -strip-controls
+	later   []record      // records from the parent, held while out is full
+	drain   flow.Drain    // the slow-reader rule on out
+	recheck time.Time     // when drain must look again; zero if out is not full
 }
 
 // runChild serves client id with the slots of ring r until the client
 // leaves, is kicked, or the parent lets it go; it returns the exit status.
 // Like lab 2's children, it ignores SIGINT and SIGTERM: the parent decides
 // when the room closes, and a child's life is bound to its pipe.
-func runChild(id, r int) int {
+func runChild(id, r int, rate float64, strip bool) int {
 	// A child runs one loop for one client: one P is all it needs, and
 	// fewer Ps mean fewer runtime threads to wake each time a blocking
 	// system call returns (see handouts/bench.md: what a wake-up costs).
@@ -68,7 +77,7 @@ func runChild(id, r int) int {
 	if (r+1)*ringSlots*slotSize > len(mem.mem) {
 		return fail("ring", fmt.Errorf("ring %d is outside the shared memory", r))
 	}
-	c := &child{id: id, mem: mem, evs: map[int]uint32{}, buf: make([]byte, 64<<10)}
+	c := &child{id: id, mem: mem, evs: map[int]uint32{}, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	for i := range ringSlots {
 		c.free = append(c.free, r*ringSlots+i)
 	}
@@ -92,11 +101,18 @@ func (c *child) want(fd int, events uint32) {
 }
 
 // run is the child's event loop.
+//
+// Flow control (package flow): while flow.HighWater bytes wait for the
+// client, the child copies out no more messages and so acknowledges none
+// (the records wait in c.later): the senders' rings stay full and they are
+// held back. The client is kicked when that queue drains too slowly
+// (flow.Drain). The child reads its client only while all its messages
+// have slots and none is held to -max-rate.
 func (c *child) run() int {
 	events := make([]unix.EpollEvent, 4)
 	for {
 		var sock uint32
-		if len(c.wait) == 0 { // backpressure: read the client only when its messages have slots
+		if len(c.wait) == 0 && !c.lim.Holding() { // backpressure: read the client only when its messages have slots
 			sock |= unix.EPOLLIN
 		}
 		if len(c.out) > 0 {
@@ -110,7 +126,7 @@ func (c *child) run() int {
 		}
 		c.want(childToParentFd, upEv)
 
-		n, err := unix.EpollWait(c.ep, events, -1)
+		n, err := unix.EpollWait(c.ep, events, c.timeout())
 		if err == unix.EINTR {
 			continue
 		}
@@ -128,32 +144,43 @@ func (c *child) run() int {
 		if status, done := c.readParent(); done {
 			return status
 		}
-		if len(c.out) > maxBacklog {
-			return c.bye(byeSlow)
-		}
+		now := time.Now()
+		took := 0
 		if len(c.out) > 0 {
 			n, err := fdio.Write(childSockFd, c.out)
 			switch {
 			case err == nil:
 				c.out = fdio.Drop(c.out, n)
+				took = n
 			case err != unix.EAGAIN:
 				c.drainInput() // what it sent before it went is still relayed
 				return c.bye(byeReset)
 			}
 		}
-		if sockEv&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 && len(c.wait) == 0 {
+		c.handleLater()
+		var kick bool
+		if kick, c.recheck = c.drain.Observe(now, len(c.out), took); kick {
+			return c.bye(byeSlow)
+		}
+		if sockEv&(unix.EPOLLHUP|unix.EPOLLERR) != 0 || sockEv&unix.EPOLLIN != 0 && sock&unix.EPOLLIN != 0 {
 			n, err := fdio.Read(childSockFd, c.buf)
 			switch {
 			case n > 0:
-				c.split.Feed(c.buf[:n], func(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) })
+				c.split.Feed(c.buf[:n], c.lim.Hold)
+				c.out = c.split.Replies(c.out) // telnet refusals, between two lines
 			case err == unix.EAGAIN:
 			case err == nil:
-				c.split.Flush(c.hold) // its last line, if it had no "\n"
+				c.split.Flush(c.lim.Hold) // its last line, if it had no "\n"
+				c.lim.ReleaseAll(c.hold)
 				return c.bye(byeClosed)
 			default:
-				c.split.Flush(c.hold)
+				c.drainInput()
 				return c.bye(byeReset)
 			}
+		}
+		c.release = time.Time{}
+		if wait := c.lim.Release(now, c.hold); wait > 0 {
+			c.release = now.Add(wait)
 		}
 		c.place()
 		if err := c.flushUp(); err != nil {
@@ -162,15 +189,63 @@ func (c *child) run() int {
 	}
 }
 
+// timeout is epoll_wait's timeout in ms: until a held message may go, or a
+// full queue must be judged; -1 if neither.
+func (c *child) timeout() int {
+	first := c.release
+	if !c.recheck.IsZero() && (first.IsZero() || c.recheck.Before(first)) {
+		first = c.recheck
+	}
+	if first.IsZero() {
+		return -1
+	}
+	return int(max(time.Until(first)+time.Millisecond-1, 0) / time.Millisecond)
+}
+
 // drainInput feeds the splitter what the client sent before its connection
 // broke, so its last lines are relayed like any others.
 func (c *child) drainInput() {
-	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.hold) })
-	c.split.Flush(c.hold)
+	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.lim.Hold) })
+	c.split.Flush(c.lim.Hold)
+	c.lim.ReleaseAll(c.hold)
 }
 
-// hold queues a message of the client's until a slot is free for it.
-func (c *child) hold(msg []byte) { c.wait = append(c.wait, append([]byte(nil), msg...)) }
+// hold queues a message of the client's until a slot is free for it; under
+// -strip-controls, without its terminal control sequences (a message left
+// empty is none).
+func (c *child) hold(msg []byte) {
+	if c.strip {
+		if c.line = terminal.Strip(c.line[:0], msg); len(c.line) == 0 {
+			return
+		}
+		msg = c.line
+	}
+	c.wait = append(c.wait, append([]byte(nil), msg...))
+}
+
+// take handles a record from the parent now, or holds it in c.later while
+// the client's queue is full (or others wait before it: order is kept). A
+// FREED record is about this child's own ring, and is never held.
+func (c *child) take(r record) {
+	if r.kind != recFreed && (len(c.later) > 0 || flow.Full(len(c.out))) {
+		c.later = append(c.later, r)
+		return
+	}
+	c.handle(r)
+}
+
+// handleLater handles held records while the client's queue has room.
+func (c *child) handleLater() {
+	n := 0
+	for n < len(c.later) && !flow.Full(len(c.out)) {
+		c.handle(c.later[n])
+		n++
+	}
+	if n > 0 {
+		c.later = c.later[:copy(c.later, c.later[n:])]
+		c.ackNow()
+	}
+}
 
 // readParent handles every record waiting in the pipe from the parent. It
 // reports done when the parent has closed the pipe (the child then has said
@@ -182,12 +257,16 @@ func (c *child) readParent() (status int, done bool) {
 			break
 		}
 		if n == 0 || err != nil { // end of file: the parent lets us go
+			for _, r := range c.later {
+				c.handle(r)
+			}
+			c.later = nil
 			c.ackNow()
 			c.flushUp()
 			fdio.Goodbye(childSockFd, c.out, goodbyeGrace)
 			return 0, true
 		}
-		eachRecord(c.buf[:n], c.handle)
+		eachRecord(c.buf[:n], c.take)
 	}
 	c.ackNow()
 	return 0, false
@@ -273,6 +352,10 @@ func (c *child) bye(reason int) int {
 	if reason == byeSlow {
 		c.wait = nil // a kicked client's pending lines go with it
 	}
+	for _, r := range c.later { // acknowledged, so their slots are freed
+		c.handle(r)
+	}
+	c.later, c.out = nil, c.out[:0]
 	for c.place(); len(c.wait) > 0; c.place() {
 		if c.flushUp() != nil {
 			break

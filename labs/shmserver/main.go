@@ -51,15 +51,14 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"chatlab/labs/protocol"
 )
 
-// childEnv marks a process started as a child: its value is "ID,RING", the
-// client's id and the ring of shared memory slots it owns.
+// childEnv marks a process started as a child: its value is
+// "ID,RING,RATE,STRIP", the client's id, the ring of shared memory slots it
+// owns, -max-rate and -strip-controls.
 const childEnv = "CHATLAB_SHM_CHILD"
 
 // The file descriptors a child inherits (exec.Cmd.ExtraFiles[i] is fd 3+i).
@@ -70,19 +69,21 @@ const (
 	childShmFd        = 6 // the shared memory object
 )
 
-// maxBacklog bounds what is queued for one client that does not read.
+// maxBacklog bounds the records the parent queues for a child whose pipe
+// takes none (a child that hangs): past it, the child is killed. A client
+// that does not read is the child's to judge (package flow).
 const maxBacklog = 1 << 20
 
 func main() {
 	if v, ok := os.LookupEnv(childEnv); ok {
-		idS, ringS, _ := strings.Cut(v, ",")
-		id, err1 := strconv.Atoi(idS)
-		ring, err2 := strconv.Atoi(ringS)
-		if err1 != nil || err2 != nil || id <= 0 || ring < 0 {
+		var id, ring int
+		var rate float64
+		var strip bool
+		if n, _ := fmt.Sscanf(v, "%d,%d,%g,%t", &id, &ring, &rate, &strip); n != 4 || id <= 0 || ring < 0 {
 			fmt.Fprintf(os.Stderr, "chat_server_shm: bad %s=%q\n", childEnv, v)
 			os.Exit(2)
 		}
-		os.Exit(runChild(id, ring))
+		os.Exit(runChild(id, ring, rate, strip))
 	}
 	cfg := protocol.ParseServerFlags("chat_server_shm", os.Args[1:], 10*time.Minute,
 		"disconnect a client silent for this long (0: never)")

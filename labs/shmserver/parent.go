@@ -451,7 +451,7 @@ func (s *server) spawn(fd int, peer string) {
 	r := s.free[len(s.free)-1]
 	pid, err := procs.Spawn(procs.Child{
 		Name:  fmt.Sprintf("%s: user%d", s.prog, id),
-		Env:   fmt.Sprintf("%s=%d,%d", childEnv, id, r),
+		Env:   fmt.Sprintf("%s=%d,%d,%g,%t", childEnv, id, r, s.cfg.MaxRate, s.cfg.StripControls),
 		Files: []*os.File{sock, up, down, s.shmFile},
 	})
 	if err != nil {

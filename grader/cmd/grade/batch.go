@@ -20,8 +20,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// labPackages are the folders of labs/ a submission may provide.
-var labPackages = []string{"client", "server", "shmserver", "protocol", "sockets", "procs", "fdio"}
+// labPackages are the folders of labs/ a submission may provide: those of
+// the kit's own labs/ (client, server, shmserver and the packages they
+// share), read from root.
+func labPackages(root string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "labs"))
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			pkgs = append(pkgs, e.Name())
+		}
+	}
+	return pkgs, nil
+}
 
 // programs are what a submission builds, and the lab each serves.
 var programs = []struct{ pkg, lab string }{{"client", "client"}, {"server", "server"}, {"shmserver", "shm"}}
@@ -178,13 +192,17 @@ func copyModule(root, sub, dst string) error {
 			return err
 		}
 	}
+	pkgs, err := labPackages(root)
+	if err != nil {
+		return err
+	}
 	take := func(from string) error {
 		return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err
 			}
 			rel, _ := filepath.Rel(from, path)
-			if !slices.Contains(labPackages, strings.Split(rel, string(filepath.Separator))[0]) {
+			if !slices.Contains(pkgs, strings.Split(rel, string(filepath.Separator))[0]) {
 				return nil
 			}
 			return copyFile(path, filepath.Join(dst, "labs", rel))

@@ -1,4 +1,9 @@
-package main
+// Package terminal makes what a classmate sent safe to print on a terminal:
+// it removes the control sequences a terminal would obey
+// (handouts/protocol.md, "What a client prints"). The client applies it to
+// everything it prints; a server started with -strip-controls applies the
+// same rules to each message it relays, for nc and telnet users.
+package terminal
 
 // Sanitizer removes terminal control sequences from what the server relays,
 // so that a classmate's message cannot clear your screen, move the cursor,
@@ -52,4 +57,12 @@ func c1State(b byte) sanState {
 		return sanString
 	}
 	return sanGround
+}
+
+// Strip appends msg to dst without its control sequences, judged on its
+// own, as a line: a sequence cannot run from one message into the next. A
+// server started with -strip-controls relays each message through it.
+func Strip(dst, msg []byte) []byte {
+	var s Sanitizer
+	return s.Append(dst, msg)
 }
