@@ -1199,7 +1199,15 @@ func testTelnet(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 2)
 	const ctrlC = "\xff\xf4\xff\xfd\x06"
-	s.send(c[0], ctrlC+"after ^C\n", "user1 (telnet) pressed Ctrl-C (IAC IP IAC DO TIMING-MARK), then typed \"after ^C\"")
+	// The command is cut between two reads, as TCP may cut it: the server
+	// must keep its state from one read to the next.
+	s.send(c[0], ctrlC[:3], "user1 (telnet) pressed Ctrl-C: IAC IP IAC")
+	err := harness.Eventually(wait, "the server to read IAC IP IAC (ss -tn: Recv-Q 0 on its side)", func() (bool, error) {
+		n, err := procfs.RecvQueue(c[0].RemoteAddr(), c[0].LocalAddr())
+		return n == 0, err
+	})
+	s.check(err, Failure{Did: "user1 sent IAC IP IAC", Expected: "the server reads them", Hint: "read every client's socket whenever it has bytes"})
+	s.send(c[0], ctrlC[3:]+"after ^C\n", "user1 (telnet) sent the rest of Ctrl-C (DO TIMING-MARK), then typed \"after ^C\"")
 	s.expect(c[1], "user1 sent "+strconv.Quote(ctrlC+"after ^C\n"), "telnet commands are not text: drop 0xff and the bytes of its command (rule 9), relay the rest", "user1: after ^C")
 	s.send(c[1], "still there?\n", "user2 sent \"still there?\"")
 	var got strings.Builder
