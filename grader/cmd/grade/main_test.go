@@ -250,3 +250,24 @@ func TestBatch(t *testing.T) {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// TestPrivateHome: run as root with the programs in a folder only root may
+// enter (a kit under /root in a container), the grader grades copies that
+// user nobody can run, and says so, instead of stopping.
+func TestPrivateHome(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the programs under test run as nobody only when the grader runs as root")
+	}
+	home, err := os.MkdirTemp("", "chatlab-home-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(home) })
+	require.NoError(t, os.Chmod(home, 0o700))
+	private := filepath.Join(home, "chat_server")
+	b, err := os.ReadFile(serverBin)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(private, b, 0o755))
+	out, errOut, status := grade(t, "-lab", "server", "-server", private, "-run", "relay")
+	assert.Equal(t, 0, status, "%s\n%s", out, errOut)
+	assert.Contains(t, errOut, "grading a copy")
+	assert.Contains(t, out, "PASS    server/relay")
+}
