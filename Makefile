@@ -123,7 +123,7 @@ grade-many: build ## grade the reference programs N times (N=20): every run must
 
 fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 	@mkdir -p $(BIN)/fixtures
-	for d in OK SIGPIPE NO_REAP LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT OTHER_FORMAT OTHER_FORMAT_NO_REAP BUSY_POLL BIG_FRAMES NO_KICK NUL_CSTRING NO_REUSEADDR DROP_FINAL_LINE NO_TELNET NO_TELNET_REPLY; do \
+	for d in OK SIGPIPE NO_REAP LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT OTHER_FORMAT OTHER_FORMAT_NO_REAP BUSY_POLL BIG_FRAMES NO_KICK NUL_CSTRING NO_REUSEADDR DROP_FINAL_LINE NO_TELNET NO_TELNET_REPLY TELNET_PER_READ TELNET_ANSWER_ALL TELNET_MIDLINE STRIP_CR; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_server_$$d fixtures/broken/c/server.c || exit 1; done
 	for d in OK TURNS BUSY FULL_BUFFER BANNER NO_NEWLINE NO_C1 IPV4_ONLY HOLD_PARTIAL; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_client_$$d fixtures/broken/c/client.c || exit 1; done

@@ -221,7 +221,10 @@ func (sc *script) run(t *T) {
 		}
 		switch st.verb {
 		case "join":
-			for _, c := range s.join(order, st.n) {
+			s.joinHint = st.hint
+			joined := s.join(order, st.n)
+			s.joinHint = ""
+			for _, c := range joined {
 				conns[c.Name] = c
 				order = append(order, c)
 			}

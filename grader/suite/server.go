@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,8 @@ type server struct {
 	port     int
 	next     int // the id the next client should get
 	cmd      string
+	// joinHint, if set, replaces join's own hints (a scenario's "hint").
+	joinHint string
 }
 
 // startServer starts the server under test with args, adding -port 0
@@ -270,11 +273,11 @@ func (s *server) join(in []*wire.Conn, n int) []*wire.Conn {
 		c := s.dial(fmt.Sprintf("user%d", id))
 		c.SkipPrefix = c.Name + ": " // an echo is server/no-echo's business
 		s.expect(c, fmt.Sprintf("a new client connected (the %s)", ordinal(id)),
-			"the first line a client gets is \"* welcome userN\", N counting connections from 1",
+			cmp.Or(s.joinHint, "the first line a client gets is \"* welcome userN\", N counting connections from 1"),
 			fmt.Sprintf("* welcome user%d", id))
 		for _, o := range slices.Concat(in, conns) {
 			s.expect(o, fmt.Sprintf("user%d connected", id),
-				"everyone already connected is told \"* userN joined\" (not the new client itself)",
+				cmp.Or(s.joinHint, "everyone already connected is told \"* userN joined\" (not the new client itself)"),
 				fmt.Sprintf("* user%d joined", id))
 		}
 		conns = append(conns, c)
@@ -1193,40 +1196,145 @@ func testSlowReader(t *T) {
 
 // testTelnet: Ctrl-C in telnet sends IAC IP IAC DO TIMING-MARK (RFC 854,
 // 860) and shows nothing more until the server answers the DO. Rule 9: the
-// server relays none of those bytes and answers IAC WONT TIMING-MARK; then
-// the room reaches that user again.
+// server relays none of a command's bytes, keeps each client's telnet state
+// apart and across reads, answers DO with WONT and WILL with DONT (never
+// WONT or DONT), reads IAC IAC as a 0xff byte and drops a subnegotiation;
+// the answer goes to the asker only, between two lines, even when lines
+// are queued for it.
 func testTelnet(t *T) {
+	t.byHand = "your server -port 5015; telnet localhost 5015 in one terminal, nc localhost 5015 in another; press Ctrl-C in telnet, then type in nc: telnet must still show the room (printf '\\xff\\xfd\\x06hi\\n' | nc localhost 5015 | od -c shows the answer 377 374 006)"
 	s := t.startServer(harness.Options{})
-	c := s.join(nil, 2)
-	const ctrlC = "\xff\xf4\xff\xfd\x06"
-	// The command is cut between two reads, as TCP may cut it: the server
-	// must keep its state from one read to the next.
-	s.send(c[0], ctrlC[:3], "user1 (telnet) pressed Ctrl-C: IAC IP IAC")
-	err := harness.Eventually(wait, "the server to read IAC IP IAC (ss -tn: Recv-Q 0 on its side)", func() (bool, error) {
-		n, err := procfs.RecvQueue(c[0].RemoteAddr(), c[0].LocalAddr())
-		return n == 0, err
-	})
-	s.check(err, Failure{Did: "user1 sent IAC IP IAC", Expected: "the server reads them", Hint: "read every client's socket whenever it has bytes"})
-	s.send(c[0], ctrlC[3:]+"after ^C\n", "user1 (telnet) sent the rest of Ctrl-C (DO TIMING-MARK), then typed \"after ^C\"")
-	s.expect(c[1], "user1 sent "+strconv.Quote(ctrlC+"after ^C\n"), "telnet commands are not text: drop 0xff and the bytes of its command (rule 9), relay the rest", "user1: after ^C")
+	c := s.join(nil, 3)
+	// readTo reads c[i] up to the line ending in last, and returns what came
+	// before that line's end, all of it.
+	readTo := func(i int, last, did string) string {
+		var got strings.Builder
+		for {
+			line, err := c[i].ReadLine(wait)
+			if err != nil {
+				s.check(err, Failure{Did: did, Expected: fmt.Sprintf("%s receives %q", c[i].Name, last), Got: strconv.Quote(abbrev(got.String())),
+					Hint: "keep serving a client after its telnet commands: remove them from its stream and go on"})
+			}
+			got.WriteString(line + "\n")
+			if strings.HasSuffix(line, last) {
+				return strings.TrimSuffix(got.String(), last+"\n")
+			}
+		}
+	}
+	// readBy waits until the server has read what c[i] sent.
+	readBy := func(i int, what string) {
+		err := harness.Eventually(wait, "the server to read "+what+" (ss -tn: Recv-Q 0 on its side)", func() (bool, error) {
+			n, err := procfs.RecvQueue(c[i].RemoteAddr(), c[i].LocalAddr())
+			return n == 0, err
+		})
+		s.check(err, Failure{Did: c[i].Name + " sent " + what, Expected: "the server reads it", Hint: "read every client's socket whenever it has bytes"})
+	}
+	relayed := func(line, want, did string) {
+		hint := "telnet commands are not text: drop 0xff and the bytes of its command (rule 9), relay the rest"
+		switch {
+		case strings.HasPrefix(line, "\xff\xfc") || strings.HasPrefix(line, "\xff\xfe"):
+			hint = "the answer (IAC WONT x, IAC DONT x) goes only to the client that asked"
+		case strings.Contains(did, "second write"):
+			hint = "keep each client's telnet state from one read to the next: a command may be cut between two reads"
+		}
+		if line != want {
+			t.Fail(Failure{Did: did, Expected: strconv.Quote(want), Got: strconv.Quote(line), Hint: hint})
+		}
+	}
+
+	// Ctrl-C, cut between two reads, with user2 talking in between.
+	s.send(c[0], "\xff\xf4\xff", "user1 (telnet) pressed Ctrl-C: IAC IP IAC, first part")
+	readBy(0, "IAC IP IAC")
+	s.send(c[1], "hello from user2\n", "user2 sent \"hello from user2\"")
+	line, err := c[0].ReadLine(wait)
+	s.check(err, Failure{Did: "user1 sent IAC IP IAC; then user2 sent \"hello from user2\"", Expected: "user1 receives \"user2: hello from user2\""})
+	relayed(line, "user2: hello from user2", "user1 sent IAC IP IAC; then user2 sent \"hello from user2\"; user1 reads (each client has telnet state of its own)")
+	c[2].ReadLine(wait) // user3's copy
+	did := "user1 sent IAC IP IAC, then in a second write DO TIMING-MARK and \"after ^C\\n\""
+	s.send(c[0], "\xfd\x06after ^C\n", did)
+	line, err = c[1].ReadLine(wait)
+	s.check(err, Failure{Did: did + "; user2 reads", Expected: "\"user1: after ^C\""})
+	relayed(line, "user1: after ^C", did+"; user2 reads")
+	c[2].ReadLine(wait)
 	s.send(c[1], "still there?\n", "user2 sent \"still there?\"")
-	var got strings.Builder
-	for {
-		line, err := c[0].ReadLine(wait)
-		s.check(err, Failure{Did: "user1 pressed Ctrl-C in telnet; user2 then sent \"still there?\"",
-			Expected: "user1 receives \"user2: still there?\"", Got: strconv.Quote(got.String()),
-			Hint: "keep serving a client after its telnet commands: remove them from the stream and go on"})
-		got.WriteString(line + "\n")
-		if strings.HasSuffix(line, "user2: still there?") {
+	c[2].ReadLine(wait)
+	if got := readTo(0, "user2: still there?", did+"; then user2 sent \"still there?\""); got != "\xff\xfc\x06" {
+		t.Fail(Failure{Did: did + "; then user2 sent \"still there?\"; user1 reads",
+			Expected: strconv.Quote("\xff\xfc\x06") + " (IAC WONT TIMING-MARK), then \"user2: still there?\"", Got: strconv.Quote(got + "user2: still there?"),
+			Hint: "answer each IAC DO x with IAC WONT x, between two lines: telnet shows nothing until its DO is answered"})
+	}
+
+	// WILL, WONT, DONT, a subnegotiation, IAC IAC; cut after the verb.
+	did = "user1 sent IAC WILL, then TERMINAL-TYPE, IAC SB TERMINAL-TYPE ... IAC SE, \"two \\xff\\xff bytes\", IAC WONT ECHO, IAC DONT ECHO"
+	s.send(c[0], "\xff\xfb", "user1 sent IAC WILL")
+	readBy(0, "IAC WILL")
+	s.send(c[0], "\x18\xff\xfa\x18\x00xterm\xff\xf0two \xff\xff bytes\xff\xfc\x01\xff\xfe\x01\n", did)
+	line, err = c[1].ReadLine(wait)
+	s.check(err, Failure{Did: did + "; user2 reads", Expected: "\"user1: two \\xff bytes\"", Hint: "a subnegotiation (IAC SB) ends at IAC SE: relay what follows it"})
+	relayed(line, "user1: two \xff bytes", did+" (IAC IAC is one byte 0xff; a subnegotiation is dropped whole); user2 reads")
+	c[2].ReadLine(wait)
+	s.send(c[1], "ok\n", "user2 sent \"ok\"")
+	c[2].ReadLine(wait)
+	if got := readTo(0, "user2: ok", did+"; then user2 sent \"ok\""); got != "\xff\xfe\x18" {
+		t.Fail(Failure{Did: did + "; then user2 sent \"ok\"; user1 reads",
+			Expected: strconv.Quote("\xff\xfe\x18") + " (IAC DONT TERMINAL-TYPE, and no answer to WONT or DONT), then \"user2: ok\"", Got: strconv.Quote(got + "user2: ok"),
+			Hint: "answer IAC WILL x with IAC DONT x; never answer WONT or DONT (RFC 854: two ends answering each other would loop)"})
+	}
+
+	// Ctrl-C while lines are queued for user3: the process serving user3 is
+	// stopped while 700 lines pile up for it (more than a pipe holds, so
+	// what waits for it may end in the middle of a line) and while its DO
+	// arrives; then it runs again. Its answer must go between two lines.
+	var serving int
+	err = harness.Eventually(wait, "a process of the server to hold user3's socket", func() (bool, error) {
+		pid, err := s.holder(c[2])
+		serving = pid
+		return pid != 0, err
+	})
+	s.check(err, Failure{Did: "3 clients connected", Expected: "a process of the server holds user3's socket (ls -l /proc/PID/fd)"})
+	s.stop(serving, "the process serving user3")
+	defer syscall.Kill(serving, syscall.SIGCONT)
+	var b strings.Builder
+	const n = 700 // 72 KB: more than a pipe holds
+	for k := range n {
+		fmt.Fprintf(&b, "%04d %s\n", k, strings.Repeat("q", 90))
+	}
+	b.WriteString("end\n")
+	s.send(c[1], b.String(), fmt.Sprintf("user2 sent %d lines of 95 bytes, then \"end\"", n))
+	// Let them reach user1 (and the queue for user3) if the design lets
+	// them through while user3's process is stopped; a design that holds
+	// the senders meanwhile (lab 3's rings) is not waited for.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		if line, err := c[0].ReadLine(time.Until(deadline)); err != nil || line == "user2: end" {
 			break
 		}
 	}
-	if !strings.Contains(got.String(), "\xff\xfc\x06") {
-		t.Fail(Failure{Did: "user1 (telnet) sent IAC DO TIMING-MARK (Ctrl-C); user2 then sent \"still there?\"",
-			Expected: "user1 receives IAC WONT TIMING-MARK (\"\\xff\\xfc\\x06\") before user2's line", Got: strconv.Quote(got.String()),
-			Hint: "answer each IAC DO x with IAC WONT x (and IAC WILL x with IAC DONT x), between two lines: telnet shows nothing until the DO is answered"})
+	did = fmt.Sprintf("user3 (telnet) pressed Ctrl-C (IAC IP IAC DO TIMING-MARK) while %d lines were on their way to it", n)
+	s.send(c[2], "\xff\xf4\xff\xfd\x06", did)
+	t.Check(syscall.Kill(serving, syscall.SIGCONT), Failure{Did: fmt.Sprintf("kill -CONT %d", serving), Hint: "the process exited while stopped"})
+	readBy(2, "IAC IP IAC DO TIMING-MARK")
+	s.send(c[1], "after\n", "user2 sent \"after\"")
+	got := readTo(2, "user2: after", did+"; then user2 sent \"after\"")
+	answers := 0
+	for k, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if rest, ok := strings.CutPrefix(l, "\xff\xfc\x06"); ok {
+			answers++
+			l = rest
+		}
+		want := fmt.Sprintf("user2: %04d %s", k, strings.Repeat("q", 90))
+		if k == n {
+			want = "user2: end"
+		}
+		if l != want && l != "" {
+			t.Fail(Failure{Did: did + "; user3 reads all", Expected: strconv.Quote(want) + " (line " + strconv.Itoa(k+1) + ")", Got: strconv.Quote(abbrev(l)),
+				Hint: "put the answer between two lines of what is queued for the client, never inside a line (what a pipe gave you may end mid-line)"})
+		}
 	}
-	t.Logf("checked: telnet's Ctrl-C bytes were not relayed, IAC WONT TIMING-MARK came back, and the room reached user1 again")
+	if answers != 1 {
+		t.Fail(Failure{Did: did + "; user3 reads all", Expected: "IAC WONT TIMING-MARK once, between two lines", Got: fmt.Sprintf("%d times", answers),
+			Hint: "queue the answer like a line for that client (a write that finds its socket full must not lose it)"})
+	}
+	t.Logf("checked: telnet commands cut between reads were not relayed; DO got WONT and WILL got DONT, to the asker only, between lines, also with 700 lines queued; IAC IAC gave 0xff")
 }
 
 // testBigFrames: the children of a process-per-client server share one pipe

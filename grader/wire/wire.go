@@ -186,6 +186,7 @@ func (c *Conn) ExpectClosed(timeout time.Duration) error {
 		return fmt.Errorf("%s: expected the connection to close, received %q", c.Name, line)
 	}
 	if errors.Is(err, ErrClosed) || isReset(err) {
+		c.setClosed() // expected: no surprise any more
 		return nil
 	}
 	return err
@@ -228,7 +229,8 @@ func (c *Conn) setClosed() {
 }
 
 // ClosedHere reports whether this side closed, reset or shut down the
-// connection (so that the server's closing it is no surprise).
+// connection, or ExpectClosed saw the server close it: either way, the
+// connection's end is no surprise.
 func (c *Conn) ClosedHere() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

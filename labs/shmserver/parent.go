@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"chatlab/labs/fdio"
+	"chatlab/labs/flow"
 	"chatlab/labs/procs"
 	"chatlab/labs/protocol"
 	"chatlab/labs/sockets"
@@ -28,15 +29,16 @@ const shutdownGrace = 900 * time.Millisecond
 type client struct {
 	id, pid, ring int
 	peer          string
-	in            int    // read end of the child-to-parent pipe; -1 once closed
-	out           int    // write end of the parent-to-child pipe (non-blocking); -1 once closed
-	pending       []byte // records the pipe has not taken yet
-	watchOut      bool   // EPOLLOUT is registered for out
-	dirty         bool   // listed in server.dirty
-	sent, acked   uint32 // the newest message sent to it, and the newest it acknowledged
-	reading       bool   // it may still read slots: until it says goodbye or is reaped
-	gone          bool   // announced as gone: it is sent nothing more
-	closing       bool   // close out once pending is written
+	in            int       // read end of the child-to-parent pipe; -1 once closed
+	out           int       // write end of the parent-to-child pipe (non-blocking); -1 once closed
+	pending       []byte    // records the pipe has not taken yet
+	watchOut      bool      // EPOLLOUT is registered for out
+	dirty         bool      // listed in server.dirty
+	sent, acked   uint32    // the newest message sent to it, and the newest it acknowledged
+	behind        time.Time // since when it has acknowledged nothing while behind; zero if not behind
+	reading       bool      // it may still read slots: until it says goodbye or is reaped
+	gone          bool      // announced as gone: it is sent nothing more
+	closing       bool      // close out once pending is written
 	timer         *timer
 }
 
@@ -144,7 +146,7 @@ func (s *server) watch(op, fd int, events uint32) error {
 func (s *server) loop() error {
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(s.epfd, events, -1)
+		n, err := unix.EpollWait(s.epfd, events, s.stuck(time.Now()))
 		if err == unix.EINTR {
 			continue
 		}
@@ -225,6 +227,7 @@ func (s *server) handle(c *client, r record) {
 	case recAck:
 		if seqAfter(r.a, c.acked) && !seqAfter(r.a, c.sent) {
 			c.acked = r.a
+			c.behind = time.Time{} // progress
 		}
 	case recBye:
 		c.reading = false
@@ -302,6 +305,38 @@ func (s *server) freeSlots() {
 	// and send FREED(slot) to its owner. A child that was sent messages newer than it
 	// acknowledged still needs them; its ring's owner never reads its own. A ring with
 	// no owner and no slot in use goes back to s.free.
+}
+
+// stuckLimit is how long a child may stay behind without acknowledging a
+// message. A child whose client reads holds messages back only while its
+// client's queue is full, and acknowledges more as soon as it drains; one
+// whose client stopped reading kicks it within flow.StallWindow. A child
+// silent for twice that is stopped or hung: it would hold every sender
+// back for good (their slots stay taken), so it is killed and its client
+// kicked.
+const stuckLimit = 2 * flow.StallWindow
+
+// stuck kills the children that have been behind for stuckLimit without
+// acknowledging anything, and returns epoll_wait's timeout in ms: until the
+// next one would be, or -1.
+func (s *server) stuck(now time.Time) int {
+	timeout := -1
+	for _, c := range s.clients {
+		if c.gone || !c.reading || c.sent == c.acked || s.stopping {
+			c.behind = time.Time{}
+			continue
+		}
+		if c.behind.IsZero() {
+			c.behind = now
+		}
+		if left := stuckLimit - now.Sub(c.behind); left <= 0 {
+			unix.Kill(c.pid, unix.SIGKILL)
+			s.drop(c, true, fmt.Sprintf("its process acknowledged nothing for %v", stuckLimit))
+		} else if ms := int(left/time.Millisecond) + 1; timeout < 0 || ms < timeout {
+			timeout = ms
+		}
+	}
+	return timeout
 }
 
 // flushDirty writes what is pending to each child that has some, as much as

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,4 +330,74 @@ func TestMaxRateHoldsBackNeverDrops(t *testing.T) {
 			t.Logf("checked: 150 lines at -max-rate 50 all arrive in order; the talker's line came %d lines before the end", len(order)-1-talk)
 		}
 	})
+}
+
+// TestStoppedProcessIsKicked: when the process serving one client stops
+// (kill -STOP, a hang), the room goes on. Lab 2's main and lab 3's parent
+// hold the senders back while that process's queue is full or it owes an
+// acknowledgement, so after a bounded wait (2 s) they kill it and kick its
+// client; the others receive everything.
+func TestStoppedProcessIsKicked(t *testing.T) {
+	for _, d := range designs[:2] { // the designs with a process per client
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			port := start(t, bins[d.name])
+			c := join(t, port, 3)
+			var child int
+			require.NoError(t, harness.Eventually(lineWait, "a child to hold user2's socket", func() (bool, error) {
+				child = holder(t, c[1])
+				return child != 0, nil
+			}))
+			require.NoError(t, syscall.Kill(child, syscall.SIGSTOP))
+			t.Cleanup(func() { syscall.Kill(child, syscall.SIGCONT) })
+			const lines = 400 // 400 KB: more than lab 2's queues for user2 hold
+			pad := strings.Repeat("p", 990)
+			sent := make(chan error, 1)
+			go func() {
+				var b strings.Builder
+				for k := range lines {
+					fmt.Fprintf(&b, "%04d %s\n", k, pad)
+				}
+				sent <- c[0].Send(b.String())
+			}()
+			kicked := false
+			for k := 0; k < lines; {
+				line, err := c[2].ReadLine(floodWait)
+				require.NoError(t, err, "user3 keeps receiving (line %d)", k)
+				if line == "* user2 kicked: too slow" {
+					kicked = true
+					continue
+				}
+				require.Equal(t, fmt.Sprintf("user1: %04d %s", k, pad), line)
+				k++
+			}
+			require.NoError(t, <-sent)
+			if !kicked {
+				require.NoError(t, c[2].Expect(floodWait, "* user2 kicked: too slow"))
+			}
+			t.Logf("checked: with user2's process stopped, user3 got all %d lines and user2 was kicked", lines)
+		})
+	}
+}
+
+// holder returns the pid of the server process that holds c's socket, or 0.
+func holder(t *testing.T, c *wire.Conn) int {
+	ino, err := procfs.ConnInode(c.RemoteAddr(), c.LocalAddr())
+	if err != nil || ino == 0 {
+		return 0
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		socks, _ := procfs.Inodes(pid, "socket")
+		for _, i := range socks {
+			if i == ino {
+				return pid
+			}
+		}
+	}
+	return 0
 }
