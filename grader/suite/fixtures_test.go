@@ -288,8 +288,10 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 		prog string
 		want map[string]Status
 	}{
-		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": racy, "shm/last-words": racy, "shm/long-lines": racy, "shm/pipelined": racy,
-			"shm/burst": racy, "shm/burst-churn": racy, "shm/slow-reader": racy, "shm/killed-reader": racy, "shm/final-line": racy}},
+		// last-words sends three lines: the one slot is reused under them
+		// in most runs, not all.
+		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": racy, "shm/last-words": mayFail, "shm/long-lines": racy, "shm/pipelined": racy,
+			"shm/burst": racy, "shm/burst-churn": racy, "shm/slow-reader": racy, "shm/killed-reader": racy, "shm/final-line": racy, "shm/telnet": racy}},
 		{"c_shmserver_NO_UNLINK", map[string]Status{"shm/sigterm": Fail, "shm/sigint": Fail}},
 		{"c_shmserver_NO_TIMERS", map[string]Status{"shm/idle-timeout": Timeout}},
 		{"c_shmserver_TEXT_IN_PIPES", map[string]Status{"shm/index-only": Fail}},
