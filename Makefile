@@ -12,7 +12,7 @@ SERVER_FLAGS ?=
 CLASS_FLAGS ?= -max-rate 10 -strip-controls
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve serve-lab2 serve-epoll client test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup bench-grader
+.PHONY: help build serve serve-lab2 serve-epoll client serve-mine serve-mine-lab2 client-mine test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup bench-grader
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -41,6 +41,19 @@ serve-epoll: build ## run the single-process epoll baseline instead (the lightes
 
 client: build ## connect the reference client: make client HOST=... PORT=...
 	$(BIN)/chat_client $(HOST) $(PORT)
+
+# The programs built from labs/ (the skeletons here; a student's code in the kit).
+serve-mine: ## run the lab 3 server built from labs/shmserver
+	$(GO) build -o $(BIN)/lab_server_shm ./labs/shmserver
+	$(BIN)/lab_server_shm -port $(PORT)
+
+serve-mine-lab2: ## run the lab 2 server built from labs/server
+	$(GO) build -o $(BIN)/lab_server ./labs/server
+	$(BIN)/lab_server -port $(PORT)
+
+client-mine: ## run the client built from labs/client
+	$(GO) build -o $(BIN)/lab_client ./labs/client
+	$(BIN)/lab_client $(HOST) $(PORT)
 
 grade: ## build your programs in labs/ and grade them (LAB=client, server or shm for one lab)
 	$(GO) build -o $(BIN)/lab_client ./labs/client
@@ -93,10 +106,10 @@ handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, han
 	cp go.mod go.sum $(KIT)/
 	cp grader/kit/Makefile grader/kit/README.md $(KIT)/
 	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/cmd/wakecost' --exclude='grader/kit' labs grader handouts | tar -x -C $(KIT)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_ref ./solutions/server
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm_ref ./solutions/shmserver
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_epoll_ref ./solutions/epollserver
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_client_ref ./solutions/client
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server ./solutions/server
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm ./solutions/shmserver
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_epoll ./solutions/epollserver
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_client ./solutions/client
 	mkdir -p $(KIT)/.github/workflows
 	$(GO) run ./grader/cmd/grade -classroom > $(KIT)/.github/workflows/classroom.yml
 	tar -C $(DIST)/kit -czf $(DIST)/chatlab-student.tar.gz chatlab

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -93,9 +95,16 @@ func TestHandout(t *testing.T) {
 	})
 	require.NoError(t, err)
 	t.Logf("%d text files checked against %d lines of solution code", texts, len(secret))
-	for _, ref := range []string{"chat_server_ref", "chat_server_shm_ref", "chat_server_epoll_ref", "chat_client_ref"} {
+	for _, ref := range []string{"chat_server", "chat_server_shm", "chat_server_epoll", "chat_client"} {
 		assert.FileExists(t, filepath.Join(kit, "bin", ref))
 	}
+	// Every command the student's texts show exists in the kit.
+	built := map[string]bool{}
+	ents, _ := os.ReadDir(filepath.Join(kit, "bin"))
+	for _, e := range ents {
+		built[e.Name()] = true
+	}
+	checkCommands(t, kit, []string{"README.md", "handouts/protocol.md", "handouts/lab1-client.md", "handouts/lab2-server.md", "handouts/lab3-shm.md"}, built)
 
 	// The student's first run: builds, grades, scores low, says what to do.
 	grade := exec.Command("make", "-s", "grade", "LAB=client")
@@ -197,4 +206,58 @@ type gsResults struct {
 		Score  float64 `json:"score"`
 		Output string  `json:"output"`
 	} `json:"tests"`
+}
+
+// TestCommandsExist: every `make TARGET` that the instructor's texts show
+// is a target of the Makefile, and every bin/NAME they name is built by it.
+// (bench.md's commands are the instructor's: they are checked here, not in
+// the kit.)
+func TestCommandsExist(t *testing.T) {
+	checkCommands(t, root, []string{"README.md", "handouts/protocol.md", "handouts/lab1-client.md",
+		"handouts/lab2-server.md", "handouts/lab3-shm.md", "handouts/bench.md"}, nil)
+}
+
+var (
+	makeCmdRE = regexp.MustCompile("(?m)(?:`|^)make ([a-z][a-z0-9-]*)")
+	binPathRE = regexp.MustCompile(`(?:^|[\s(\x60'=$])bin/([A-Za-z0-9_][A-Za-z0-9_./-]*[A-Za-z0-9_])`)
+	targetRE  = regexp.MustCompile(`(?m)^([a-z][a-z0-9-]*):`)
+	makeBinRE = regexp.MustCompile(`\$\(BIN\)/([A-Za-z0-9_][A-Za-z0-9_./-]*[A-Za-z0-9_])`)
+)
+
+// checkCommands checks the texts of the tree at dir against its Makefile:
+// each `make TARGET` is a target, and each bin/NAME is built by the
+// Makefile (or is in built: the kit's provided programs).
+func checkCommands(t *testing.T, dir string, texts []string, built map[string]bool) {
+	mk, err := os.ReadFile(filepath.Join(dir, "Makefile"))
+	require.NoError(t, err)
+	targets := map[string]bool{}
+	for _, m := range targetRE.FindAllStringSubmatch(string(mk), -1) {
+		targets[m[1]] = true
+	}
+	bins := maps.Clone(built)
+	if bins == nil {
+		bins = map[string]bool{}
+	}
+	for _, m := range makeBinRE.FindAllStringSubmatch(string(mk), -1) {
+		bins[m[1]] = true
+	}
+	checked := 0
+	for _, name := range texts {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		for _, m := range makeCmdRE.FindAllStringSubmatch(string(b), -1) {
+			assert.True(t, targets[m[1]], "%s: `make %s` is not a target of %s/Makefile", name, m[1], filepath.Base(dir))
+			checked++
+		}
+		for _, m := range binPathRE.FindAllStringSubmatch(string(b), -1) {
+			path := m[1]
+			if strings.HasPrefix(path, "fixtures/") {
+				assert.True(t, targets["fixtures"], "%s: bin/%s needs make fixtures", name, path)
+			} else {
+				assert.True(t, bins[path], "%s: bin/%s is not built in %s", name, path, filepath.Base(dir))
+			}
+			checked++
+		}
+	}
+	t.Logf("%d commands and paths checked in %d texts", checked, len(texts))
 }
