@@ -12,8 +12,8 @@ import "time"
 // The slow-reader rule. A server stops taking more for a client once
 // HighWater bytes are queued for it (beyond what its socket holds) and, so
 // that no queue grows without bound, it holds the senders back meanwhile.
-// A client whose queue stays at HighWater or more and that takes fewer than
-// MinTake bytes in a StallWindow is kicked: it has stopped reading. A client
+// A client whose queue filled and that then takes fewer than MinTake bytes
+// in a StallWindow is kicked: it has stopped reading. A client
 // that reads, however slowly, is never kicked for what others send; the
 // room waits for it instead (handouts/protocol.md says what that costs).
 const (
@@ -22,31 +22,35 @@ const (
 	StallWindow = time.Second
 )
 
-// Drain applies the slow-reader rule to one client's queue. The zero value
-// is ready to use.
+// Drain applies the slow-reader rule to one client's queue. A window
+// opens when the queue fills; it closes when the client has taken MinTake
+// bytes (a new one opens at once if the queue is still full); a client that
+// reaches the end of a window without taking MinTake is kicked. A dip just
+// below HighWater does not close the window: a client that takes a few
+// bytes a second (TCP probing a zero window lets that much through) has
+// still stopped reading. The zero value is ready to use.
 type Drain struct {
-	since time.Time // start of the current window; zero while below HighWater
+	since time.Time // start of the current window; zero when none is open
 	took  int       // bytes the client took since then
 }
 
 // Observe records that the client took took bytes (0 when the caller only
 // checks the time), leaving queued bytes for it, at time now. It reports
-// whether the client must be kicked, and, while its queue is full, when
-// Observe must be called again even if nothing happens (the end of the
-// window); otherwise the zero time.
+// whether the client must be kicked, and, while a window is open, when
+// Observe must be called again even if nothing happens (the window's end);
+// otherwise the zero time.
 func (d *Drain) Observe(now time.Time, queued, took int) (kick bool, recheck time.Time) {
-	if queued < HighWater {
-		*d = Drain{}
-		return false, time.Time{}
+	if !d.since.IsZero() {
+		d.took += took
+		if d.took >= MinTake { // it reads
+			*d = Drain{}
+		} else if now.Sub(d.since) >= StallWindow {
+			return true, time.Time{}
+		}
 	}
 	if d.since.IsZero() {
-		d.since, d.took = now, 0
-	} else {
-		d.took += took
-	}
-	if now.Sub(d.since) >= StallWindow {
-		if d.took < MinTake {
-			return true, time.Time{}
+		if queued < HighWater {
+			return false, time.Time{}
 		}
 		d.since, d.took = now, 0
 	}
@@ -120,6 +124,27 @@ func (l *Limiter) Release(now time.Time, emit func(msg []byte)) (wait time.Durat
 		return 0
 	}
 	return time.Duration((1 - l.tokens) / l.Rate * float64(time.Second))
+}
+
+// Leave passes the held messages of a client that has gone to emit, and
+// returns how many it drops. Without a limit, every one goes (protocol rule
+// 6). With one, at most Burst go, the rest are dropped: TCP can no longer
+// hold a client back once it has gone, and the backlog of a flood (yes | nc
+// stopped with Ctrl-C) must not reach the room all at once.
+func (l *Limiter) Leave(emit func(msg []byte)) (dropped int) {
+	if l.Rate <= 0 {
+		l.ReleaseAll(emit)
+		return 0
+	}
+	n := min(l.Burst, len(l.lens))
+	off := 0
+	for _, k := range l.lens[:n] {
+		emit(l.held[off : off+k])
+		off += k
+	}
+	dropped = len(l.lens) - n
+	l.held, l.lens = l.held[:0], l.lens[:0]
+	return dropped
 }
 
 // ReleaseAll passes every held message to emit, whatever the rate: the

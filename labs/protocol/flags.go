@@ -59,8 +59,8 @@ func ParseServerFlags(name string, args []string, defaultIdle time.Duration, idl
 	if *maxClients < 1 {
 		bad("-max-clients %d: must be at least 1", *maxClients)
 	}
-	if *maxRate < 0 || *maxRate != *maxRate || *maxRate > 1e6 {
-		bad("-max-rate %v: must be from 0 (no limit) to 1000000 messages a second", *maxRate)
+	if *maxRate != 0 && !(*maxRate >= 0.1 && *maxRate <= 1e6) {
+		bad("-max-rate %v: must be 0 (no limit) or from 0.1 to 1000000 messages a second", *maxRate)
 	}
 	if *idle < 0 {
 		bad("-idle %v: must not be negative", *idle)

@@ -9,6 +9,7 @@ package classroom
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -400,4 +401,68 @@ func holder(t *testing.T, c *wire.Conn) int {
 		}
 	}
 	return 0
+}
+
+// TestTelnetRequestsStayBounded: a client that sends telnet requests as
+// fast as it can and never reads its answers makes the server queue
+// answers for it; the server stops reading it once its queue is full, so
+// memory stays bounded, and kicks it as a client that stopped reading.
+func TestTelnetRequestsStayBounded(t *testing.T) {
+	eachDesign(t, func(t *testing.T, bin string) {
+		port := start(t, bin)
+		c := join(t, port, 2)
+		pid := serverPid(t, c[0])
+		stop := make(chan struct{})
+		go func() { // IAC DO 1 (ECHO), 3 bytes each, 3 MB a write
+			chunk := bytes.Repeat([]byte("\xff\xfd\x01"), 1<<20)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := c[1].Send(string(chunk)); err != nil {
+					return
+				}
+			}
+		}()
+		defer close(stop)
+		var peak int64
+		err := harness.Eventually(floodWait, "user2 to be kicked", func() (bool, error) {
+			peak = max(peak, treePSS(pid))
+			line, err := c[0].ReadLine(100 * time.Millisecond)
+			if err != nil && !errors.Is(err, wire.ErrTimeout) {
+				return false, err
+			}
+			return line == "* user2 kicked: too slow", nil
+		})
+		require.NoError(t, err)
+		assert.Less(t, peak, int64(128<<10), "the server's processes peaked at %d KiB (PSS)", peak)
+		t.Logf("checked: user2 asked and never read the answers; kicked, the server's PSS peaked at %d KiB", peak)
+	})
+}
+
+// serverPid returns the pid of the server a client is connected to (its
+// main process: the one listening).
+func serverPid(t *testing.T, c *wire.Conn) int {
+	pid := holder(t, c)
+	require.NotZero(t, pid)
+	for {
+		st, err := procfs.ReadStat(pid)
+		require.NoError(t, err)
+		if addrs, _ := procfs.Listening(pid); len(addrs) > 0 {
+			return pid
+		}
+		pid = st.PPid
+	}
+}
+
+// treePSS is the proportional set size of pid and its descendants, in KiB.
+func treePSS(pid int) int64 {
+	kib := procfs.PSS(pid)
+	ds, _ := procfs.Descendants(pid)
+	for _, d := range ds {
+		kib += procfs.PSS(d.Pid)
+	}
+	return kib
 }

@@ -157,7 +157,9 @@ func (s *server) loop() error {
 				// A hang-up or an error is reported even when EPOLLIN is
 				// not watched (held): it is handled at once, or the loop
 				// would spin on it.
-				if ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 ||
+				if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && c.watched&unix.EPOLLIN == 0 {
+					s.leave(c, "closed the connection while held") // rule 6, within -max-rate
+				} else if ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 ||
 					ev.Events&unix.EPOLLIN != 0 && c.watched&unix.EPOLLIN != 0 {
 					s.readFrom(c)
 				}
@@ -195,6 +197,9 @@ func (s *server) acceptAll() {
 			s.log.Printf("refused %s: server full (%d clients)", peer, len(s.clients))
 			continue
 		}
+		// telnet's "synch" sends IAC DM as TCP urgent data: inline, rule 9
+		// removes it like any command.
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
 		if err := unix.SetNonblock(fd, true); err != nil {
 			s.log.Printf("accept %s: %v", peer, err)
 			unix.Close(fd)
@@ -208,7 +213,7 @@ func (s *server) acceptAll() {
 			continue
 		}
 		c.watched = unix.EPOLLIN
-		s.rewatch(c) // held: not read yet
+		s.rewatch(c) // EPOLLRDHUP; held: not read yet
 		s.broadcast(protocol.AppendJoined(nil, c.id), nil)
 		s.clients[fd] = c
 		s.order = append(s.order, c)
@@ -275,12 +280,14 @@ func (s *server) readFrom(c *client) {
 	}
 }
 
-// leave relays what c sent before it went, its last line included, and
-// drops it.
+// leave relays what c sent before it went, its last line included (all of
+// it, or one burst under -max-rate: flow.Limiter.Leave), and drops it.
 func (s *server) leave(c *client, why string) {
 	fdio.ReadAvailable(c.fd, s.buf, func(p []byte) { c.split.Feed(p, c.lim.Hold) })
 	c.split.Flush(c.lim.Hold)
-	c.lim.ReleaseAll(func(msg []byte) { s.relay(c, msg) })
+	if n := c.lim.Leave(func(msg []byte) { s.relay(c, msg) }); n > 0 {
+		why += fmt.Sprintf("; %d messages over -max-rate %g not relayed", n, s.cfg.MaxRate)
+	}
 	s.drop(c, "left", why)
 }
 
@@ -309,7 +316,7 @@ func (s *server) relay(c *client, msg []byte) {
 // held or c's limiter holds messages, EPOLLOUT while its queue does not
 // drain.
 func (s *server) rewatch(c *client) {
-	var want uint32
+	want := uint32(unix.EPOLLRDHUP) // a client that goes is seen even while held
 	if !s.held && !c.lim.Holding() {
 		want |= unix.EPOLLIN
 	}

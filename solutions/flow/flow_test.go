@@ -26,26 +26,39 @@ func TestDrainKeepsAClientThatReadsSlowly(t *testing.T) {
 	var d Drain
 	now := t0
 	d.Observe(now, HighWater, 0)
-	for i := range 10 { // ten windows, each with just MinTake taken
+	for i := range 10 { // ten windows, each with MinTake taken in two halves
 		now = now.Add(StallWindow / 2)
-		kick, _ := d.Observe(now, HighWater+1, MinTake/2)
+		kick, _ := d.Observe(now, HighWater-MinTake/2, MinTake/2)
 		require.False(t, kick, "window %d", i)
 		now = now.Add(StallWindow / 2)
-		kick, at := d.Observe(now, HighWater+1, MinTake/2)
+		kick, at := d.Observe(now, HighWater, MinTake/2)
 		require.False(t, kick, "window %d: it took MinTake", i)
-		assert.Equal(t, now.Add(StallWindow), at, "a new window starts")
+		assert.Equal(t, now.Add(StallWindow), at, "the queue is full again: a new window")
 	}
 }
 
-func TestDrainForgetsOnceBelowHighWater(t *testing.T) {
+func TestDrainForgetsAClientThatCaughtUp(t *testing.T) {
 	var d Drain
 	d.Observe(t0, HighWater, 0)
-	kick, at := d.Observe(t0.Add(StallWindow/2), HighWater-1, 100)
+	kick, at := d.Observe(t0.Add(StallWindow/2), HighWater-MinTake, MinTake)
 	require.False(t, kick)
-	assert.True(t, at.IsZero(), "no deadline below the high-water mark")
+	assert.True(t, at.IsZero(), "it took MinTake and the queue is no longer full: no window")
 	kick, at = d.Observe(t0.Add(StallWindow+StallWindow/4), HighWater, 0)
 	assert.False(t, kick, "full again: a new window, not the old one")
 	assert.Equal(t, t0.Add(2*StallWindow+StallWindow/4), at)
+}
+
+// TestDrainZeroWindowProbes: a client that stopped reading still lets a
+// few bytes through now and then (TCP probes its zero window), so its
+// queue dips just below HighWater; it is kicked all the same.
+func TestDrainZeroWindowProbes(t *testing.T) {
+	var d Drain
+	d.Observe(t0, HighWater, 0)
+	kick, at := d.Observe(t0.Add(StallWindow/2), HighWater-2048, 2048)
+	require.False(t, kick)
+	assert.Equal(t, t0.Add(StallWindow), at, "a dip below HighWater keeps the window open")
+	kick, _ = d.Observe(t0.Add(StallWindow), HighWater, 0)
+	assert.True(t, kick, "2 KiB in a whole window")
 }
 
 func msgs(n int) []string {
@@ -99,4 +112,24 @@ func TestLimiterCopiesWhatItHolds(t *testing.T) {
 	var got []string
 	l.ReleaseAll(func(m []byte) { got = append(got, string(m)) })
 	assert.Equal(t, []string{"first", "second"}, got)
+}
+
+func TestLimiterLeave(t *testing.T) {
+	l := NewLimiter(10)
+	for _, m := range msgs(35) {
+		l.Hold([]byte(m))
+	}
+	var got []string
+	dropped := l.Leave(func(m []byte) { got = append(got, string(m)) })
+	assert.Equal(t, msgs(10), got, "one burst, in order")
+	assert.Equal(t, 25, dropped)
+	assert.False(t, l.Holding())
+
+	l = NewLimiter(0)
+	for _, m := range msgs(35) {
+		l.Hold([]byte(m))
+	}
+	got = nil
+	assert.Zero(t, l.Leave(func(m []byte) { got = append(got, string(m)) }))
+	assert.Equal(t, msgs(35), got, "no limit: everything (rule 6)")
 }

@@ -36,6 +36,7 @@ type child struct {
 	release time.Time     // when lim may let the next one go; zero if none held
 	drain   flow.Drain    // the slow-reader rule on out
 	recheck time.Time     // when drain must look again; zero if out is not full
+	took    int           // bytes the client took since drain last looked
 	strip   bool          // -strip-controls
 	buf     []byte
 	line    []byte
@@ -64,6 +65,10 @@ func runChild(id int, rate float64, strip bool) int {
 			return 1
 		}
 	}
+	// telnet's "synch" (Ctrl-C with autosynch) sends IAC DM as TCP urgent
+	// data; inline, rule 9 removes it like any command, instead of the
+	// kernel taking the IAC out of the stream and leaving the DM byte.
+	unix.SetsockoptInt(childSockFd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
 	c := &child{id: id, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	return c.run()
 }
@@ -78,8 +83,18 @@ func runChild(id int, rate float64, strip bool) int {
 // no frame waits for the pipe to main and no message is held to -max-rate.
 func (c *child) run() int {
 	for {
-		sockEvents := int16(0)
-		if len(c.frames) == 0 && !c.lim.Holding() {
+		// The slow-reader rule, on the queue as this round left it.
+		var kick bool
+		if kick, c.recheck = c.drain.Observe(time.Now(), len(c.out), c.took); kick {
+			return c.disconnect(reasonSlow)
+		}
+		c.took = 0
+		// POLLRDHUP: a client that has gone is seen at once, even while it
+		// is not read (a flooder held to -max-rate that quits).
+		sockEvents := int16(unix.POLLRDHUP)
+		if len(c.frames) == 0 && !c.lim.Holding() && !flow.Full(len(c.out)) {
+			// (A client whose own queue is full is not read either: what it
+			// sends may need answers, telnet refusals, that would pile up.)
 			sockEvents |= unix.POLLIN
 		}
 		if len(c.out) > 0 {
@@ -120,23 +135,24 @@ func (c *child) run() int {
 		}
 		c.spliceReplies()
 
-		took := 0
 		if len(c.out) > 0 {
 			n, err := fdio.Write(childSockFd, c.out)
 			switch {
 			case err == nil:
 				c.out = fdio.Drop(c.out, n)
-				took = n
+				c.took += n
 			case err != unix.EAGAIN: // EPIPE, ECONNRESET: the client is gone
 				c.drainInput() // what it sent before it went is still relayed
 				return c.disconnect(reasonReset)
 			}
 		}
-		var kick bool
-		if kick, c.recheck = c.drain.Observe(now, len(c.out), took); kick {
-			return c.disconnect(reasonSlow)
-		}
 
+		// A client that has gone: what it sent before is relayed (rule 6,
+		// within -max-rate), then it left.
+		if rev := pfds[0].Revents; rev&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0 && sockEvents&unix.POLLIN == 0 {
+			c.drainInput()
+			return c.disconnect(reasonClosed)
+		}
 		// Read from the client when it has something (or has gone: a
 		// hang-up or error is reported even when POLLIN was not asked for).
 		if rev := pfds[0].Revents; rev&unix.POLLIN != 0 && sockEvents&unix.POLLIN != 0 || rev&(unix.POLLHUP|unix.POLLERR) != 0 {
@@ -149,7 +165,7 @@ func (c *child) run() int {
 			case err == unix.EAGAIN:
 			case err == nil: // n == 0: the client closed the connection
 				c.split.Flush(c.lim.Hold) // its last line, if it had no "\n"
-				c.lim.ReleaseAll(c.relay)
+				c.leave()
 				return c.disconnect(reasonClosed)
 			default:
 				c.drainInput()
@@ -204,7 +220,16 @@ func (c *child) spliceReplies() {
 func (c *child) drainInput() {
 	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.lim.Hold) })
 	c.split.Flush(c.lim.Hold)
-	c.lim.ReleaseAll(c.relay)
+	c.leave()
+}
+
+// leave relays the messages held for a client that has gone: all of them,
+// or one burst under -max-rate (flow.Limiter.Leave), saying how many it
+// dropped.
+func (c *child) leave() {
+	if n := c.lim.Leave(c.relay); n > 0 {
+		fmt.Fprintf(os.Stderr, "chat_server: user%d left with %d messages over -max-rate %g: not relayed\n", c.id, n, c.lim.Rate)
+	}
 }
 
 // relay queues a message of the client's for main; under -strip-controls,

@@ -110,6 +110,9 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 	if cfg.Idle > 0 {
 		logger.Printf("-idle %v: inactivity timeouts are lab 3's; this server ignores them", cfg.Idle)
 	}
+	if cfg.MaxRate > 0 || cfg.StripControls {
+		logger.Printf("class mode: -max-rate %g (0: none), -strip-controls %t", cfg.MaxRate, cfg.StripControls)
+	}
 	return s.loop()
 }
 

@@ -43,6 +43,7 @@ type child struct {
 	later   []record      // records from the parent, held while out is full
 	drain   flow.Drain    // the slow-reader rule on out
 	recheck time.Time     // when drain must look again; zero if out is not full
+	took    int           // bytes the client took since drain last looked
 }
 
 // runChild serves client id with the slots of ring r until the client
@@ -77,6 +78,9 @@ func runChild(id, r int, rate float64, strip bool) int {
 	if (r+1)*ringSlots*slotSize > len(mem.mem) {
 		return fail("ring", fmt.Errorf("ring %d is outside the shared memory", r))
 	}
+	// telnet's "synch" sends IAC DM as TCP urgent data: inline, rule 9
+	// removes it like any command.
+	unix.SetsockoptInt(childSockFd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
 	c := &child{id: id, mem: mem, evs: map[int]uint32{}, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	for i := range ringSlots {
 		c.free = append(c.free, r*ringSlots+i)
@@ -111,8 +115,19 @@ func (c *child) want(fd int, events uint32) {
 func (c *child) run() int {
 	events := make([]unix.EpollEvent, 4)
 	for {
-		var sock uint32
-		if len(c.wait) == 0 && !c.lim.Holding() { // backpressure: read the client only when its messages have slots
+		// The slow-reader rule, on the queue as this round left it.
+		var kick bool
+		if kick, c.recheck = c.drain.Observe(time.Now(), len(c.out), c.took); kick {
+			return c.bye(byeSlow)
+		}
+		c.took = 0
+		// EPOLLRDHUP: a client that has gone is seen at once, even while
+		// it is not read (a flooder held to -max-rate that quits).
+		sock := uint32(unix.EPOLLRDHUP)
+		// Backpressure: read the client only when its messages have slots,
+		// none is held to -max-rate, and its own queue is not full (what it
+		// sends may need answers, telnet refusals, that would pile up).
+		if len(c.wait) == 0 && !c.lim.Holding() && !flow.Full(len(c.out)) {
 			sock |= unix.EPOLLIN
 		}
 		if len(c.out) > 0 {
@@ -145,22 +160,21 @@ func (c *child) run() int {
 			return status
 		}
 		now := time.Now()
-		took := 0
 		if len(c.out) > 0 {
 			n, err := fdio.Write(childSockFd, c.out)
 			switch {
 			case err == nil:
 				c.out = fdio.Drop(c.out, n)
-				took = n
+				c.took += n
 			case err != unix.EAGAIN:
 				c.drainInput() // what it sent before it went is still relayed
 				return c.bye(byeReset)
 			}
 		}
 		c.handleLater()
-		var kick bool
-		if kick, c.recheck = c.drain.Observe(now, len(c.out), took); kick {
-			return c.bye(byeSlow)
+		if sockEv&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && sock&unix.EPOLLIN == 0 {
+			c.drainInput() // gone while not read: rule 6, within -max-rate
+			return c.bye(byeClosed)
 		}
 		if sockEv&(unix.EPOLLHUP|unix.EPOLLERR) != 0 || sockEv&unix.EPOLLIN != 0 && sock&unix.EPOLLIN != 0 {
 			n, err := fdio.Read(childSockFd, c.buf)
@@ -171,7 +185,7 @@ func (c *child) run() int {
 			case err == unix.EAGAIN:
 			case err == nil:
 				c.split.Flush(c.lim.Hold) // its last line, if it had no "\n"
-				c.lim.ReleaseAll(c.hold)
+				c.leave()
 				return c.bye(byeClosed)
 			default:
 				c.drainInput()
@@ -207,7 +221,16 @@ func (c *child) timeout() int {
 func (c *child) drainInput() {
 	fdio.ReadAvailable(childSockFd, c.buf, func(p []byte) { c.split.Feed(p, c.lim.Hold) })
 	c.split.Flush(c.lim.Hold)
-	c.lim.ReleaseAll(c.hold)
+	c.leave()
+}
+
+// leave passes on the messages held for a client that has gone: all of
+// them, or one burst under -max-rate (flow.Limiter.Leave), saying how many
+// it dropped.
+func (c *child) leave() {
+	if n := c.lim.Leave(c.hold); n > 0 {
+		fmt.Fprintf(os.Stderr, "chat_server_shm: user%d left with %d messages over -max-rate %g: not relayed\n", c.id, n, c.lim.Rate)
+	}
 }
 
 // hold queues a message of the client's until a slot is free for it; under

@@ -75,6 +75,7 @@ type server struct {
 
 	active, nextID   int
 	paused, stopping bool
+	noFds            bool // accept failed for want of descriptors: wait for a client to leave
 	buf              []byte
 }
 
@@ -131,6 +132,9 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) (err error) {
 	}
 	logger.Printf("listening on %s:%d (pid %d, at most %d clients, shared memory %s, %d KiB, idle timeout %v)",
 		cfg.Addr, cfg.Port, os.Getpid(), cfg.MaxClients, s.mem.name, len(s.mem.mem)>>10, cfg.Idle)
+	if cfg.MaxRate > 0 || cfg.StripControls {
+		logger.Printf("class mode: -max-rate %g (0: none), -strip-controls %t", cfg.MaxRate, cfg.StripControls)
+	}
 	return s.loop()
 }
 
@@ -178,6 +182,16 @@ func (s *server) loop() error {
 		}
 		s.freeSlots()
 		s.flushDirty()
+		s.resumeAccept()
+	}
+}
+
+// resumeAccept watches the listening socket again after a pause (EMFILE, or
+// no free ring), once a client has left and a ring is free.
+func (s *server) resumeAccept() {
+	if s.paused && !s.noFds && !s.stopping && len(s.free) > 0 && s.active < s.cfg.MaxClients {
+		s.paused = false
+		s.watch(unix.EPOLL_CTL_MOD, s.listenFd, unix.EPOLLIN)
 	}
 }
 
@@ -490,13 +504,22 @@ func (s *server) reap() {
 		if len(s.rings[c.ring].inUse) == 0 {
 			s.free = append(s.free, c.ring)
 		}
-		s.paused = false
+		s.noFds = false // a client left: its descriptors are free
 	}
 }
 
 // acceptAll accepts waiting connections, a few dozen per turn.
 func (s *server) acceptAll() {
 	for range 64 {
+		if len(s.free) == 0 && s.active < s.cfg.MaxClients {
+			// Every ring still holds messages of clients that left, which
+			// the others have not all read: the newcomers wait in the
+			// listen backlog until one frees, rather than be told "full".
+			s.log.Printf("no free ring (%d clients): not accepting until one frees", s.active)
+			s.paused = true
+			s.watch(unix.EPOLL_CTL_MOD, s.listenFd, 0)
+			return
+		}
 		fd, peer, err := sockets.Accept(s.listenFd)
 		switch {
 		case err == nil:
@@ -507,14 +530,14 @@ func (s *server) acceptAll() {
 		case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
 			errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM):
 			s.log.Printf("accept: %v; not accepting until a client leaves", err)
-			s.paused = true
+			s.paused, s.noFds = true, true
 			s.watch(unix.EPOLL_CTL_MOD, s.listenFd, 0)
 			return
 		default:
 			s.log.Printf("accept: %v", err)
 			return
 		}
-		if s.active >= s.cfg.MaxClients || len(s.free) == 0 {
+		if s.active >= s.cfg.MaxClients {
 			s.log.Printf("refused %s: server full (%d clients)", peer, s.active)
 			sockets.Refuse(fd, protocol.ServerFull)
 			continue
