@@ -102,25 +102,11 @@ func Trial(d Design, n int, p Params, modes []Mode) []Sample {
 		}
 		return out
 	}
-	srv, err := harness.Start(d.Argv[0], append(slices.Clone(d.Argv[1:]), "-port", "0", "-max-clients", strconv.Itoa(n+8)), harness.Options{})
+	srv, port, err := startServer(d, n+8)
 	if err != nil {
 		return fail(err)
 	}
 	defer srv.KillTree()
-	var port int
-	err = harness.Eventually(10*time.Second, d.Name+" to listen", func() (bool, error) {
-		if srv.Exited() {
-			return false, fmt.Errorf("it exited: %v\n%s", srv.ExitState(), srv.Stderr())
-		}
-		ports, err := procfs.Listening(srv.Pid)
-		if len(ports) > 0 {
-			port = int(ports[0].Port())
-		}
-		return len(ports) > 0, err
-	})
-	if err != nil {
-		return fail(err)
-	}
 	r := &room{epoch: time.Now(), n: n}
 	defer r.close()
 	start := time.Now()
@@ -393,6 +379,34 @@ func (r *room) flood(ph *phase, stop time.Time, sent []int) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// startServer starts d on a port of the kernel's choosing, for up to
+// clients clients, with extra flags, and waits until it listens; it
+// returns the server and its port (read from /proc, as the grader does).
+// The caller kills the server's tree.
+func startServer(d Design, clients int, extra ...string) (*harness.Proc, int, error) {
+	args := append(slices.Clone(d.Argv[1:]), "-port", "0", "-max-clients", strconv.Itoa(clients))
+	srv, err := harness.Start(d.Argv[0], append(args, extra...), harness.Options{})
+	if err != nil {
+		return nil, 0, err
+	}
+	var port int
+	err = harness.Eventually(10*time.Second, d.Name+" to listen", func() (bool, error) {
+		if srv.Exited() {
+			return false, fmt.Errorf("it exited: %v\n%s", srv.ExitState(), srv.Stderr())
+		}
+		ports, err := procfs.Listening(srv.Pid)
+		if len(ports) > 0 {
+			port = int(ports[0].Port())
+		}
+		return len(ports) > 0, err
+	})
+	if err != nil {
+		srv.KillTree()
+		return nil, 0, err
+	}
+	return srv, port, nil
 }
 
 // treeCPU is the CPU time of a process and its descendants, as /proc counts

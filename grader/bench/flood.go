@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"chatlab/grader/harness"
-	"chatlab/grader/procfs"
 )
 
 // FloodParams is the flood scenario: what one `yes | nc HOST 5015` does to
@@ -63,26 +62,11 @@ type floodConn struct {
 func Flood(d Design, limit []string, p FloodParams) FloodSample {
 	out := FloodSample{Design: d.Name, Limit: strings.Join(limit, " "), Readers: p.Readers, Runs: 1}
 	fail := func(err error) FloodSample { out.Error = err.Error(); return out }
-	args := append(slices.Clone(d.Argv[1:]), "-port", "0", "-max-clients", strconv.Itoa(p.Readers+8))
-	srv, err := harness.Start(d.Argv[0], append(args, limit...), harness.Options{})
+	srv, port, err := startServer(d, p.Readers+8, limit...)
 	if err != nil {
 		return fail(err)
 	}
 	defer srv.KillTree()
-	var port int
-	err = harness.Eventually(10*time.Second, d.Name+" to listen", func() (bool, error) {
-		if srv.Exited() {
-			return false, fmt.Errorf("it exited: %v\n%s", srv.ExitState(), srv.Stderr())
-		}
-		ports, err := procfs.Listening(srv.Pid)
-		if len(ports) > 0 {
-			port = int(ports[0].Port())
-		}
-		return len(ports) > 0, err
-	})
-	if err != nil {
-		return fail(err)
-	}
 	epoch := time.Now()
 	var conns []*floodConn
 	defer func() {

@@ -113,7 +113,7 @@ func (c *child) run() int {
 			{Fd: fromMain, Events: unix.POLLIN},
 			{Fd: toMain, Events: unix.POLLOUT},
 		}
-		if _, err := unix.Poll(pfds, c.timeout()); err != nil {
+		if _, err := unix.Poll(pfds, flow.PollTimeout(c.release, c.recheck)); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
@@ -181,19 +181,6 @@ func (c *child) run() int {
 			return 0 // main has gone: nobody to serve for
 		}
 	}
-}
-
-// timeout is poll's timeout in ms: until a held message may go, or a full
-// queue must be judged; -1 if neither.
-func (c *child) timeout() int {
-	first := c.release
-	if !c.recheck.IsZero() && (first.IsZero() || c.recheck.Before(first)) {
-		first = c.recheck
-	}
-	if first.IsZero() {
-		return -1
-	}
-	return int(max(time.Until(first)+time.Millisecond-1, 0) / time.Millisecond)
 }
 
 // spliceReplies puts the telnet refusals waiting in c.replies into c.out at

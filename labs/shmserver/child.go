@@ -141,7 +141,7 @@ func (c *child) run() int {
 		}
 		c.want(childToParentFd, upEv)
 
-		n, err := unix.EpollWait(c.ep, events, c.timeout())
+		n, err := unix.EpollWait(c.ep, events, flow.PollTimeout(c.release, c.recheck))
 		if err == unix.EINTR {
 			continue
 		}
@@ -201,19 +201,6 @@ func (c *child) run() int {
 			return 0 // the parent has gone
 		}
 	}
-}
-
-// timeout is epoll_wait's timeout in ms: until a held message may go, or a
-// full queue must be judged; -1 if neither.
-func (c *child) timeout() int {
-	first := c.release
-	if !c.recheck.IsZero() && (first.IsZero() || c.recheck.Before(first)) {
-		first = c.recheck
-	}
-	if first.IsZero() {
-		return -1
-	}
-	return int(max(time.Until(first)+time.Millisecond-1, 0) / time.Millisecond)
 }
 
 // drainInput feeds the splitter what the client sent before its connection

@@ -225,18 +225,15 @@ func (s *server) acceptAll() {
 // timeout is epoll_wait's timeout in ms: until the first held message may
 // go or the first full queue must be judged; -1 if none.
 func (s *server) timeout() int {
-	var first time.Time
+	s.first = time.Time{}
 	for _, c := range s.order {
 		for _, t := range []time.Time{c.release, c.recheck} {
-			if !t.IsZero() && (first.IsZero() || t.Before(first)) {
-				first = t
+			if !t.IsZero() && (s.first.IsZero() || t.Before(s.first)) {
+				s.first = t
 			}
 		}
 	}
-	if s.first = first; first.IsZero() {
-		return -1
-	}
-	return int(max(time.Until(first)+time.Millisecond-1, 0) / time.Millisecond)
+	return flow.PollTimeout(s.first)
 }
 
 // timers lets go the held messages that are due and judges the full

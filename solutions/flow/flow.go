@@ -57,6 +57,22 @@ func (d *Drain) Observe(now time.Time, queued, took int) (kick bool, recheck tim
 	return false, d.since.Add(StallWindow)
 }
 
+// PollTimeout is poll's (or epoll_wait's) timeout in ms until the first of
+// the given times that is set (a held message may go, a window ends), at
+// least 0, rounded up; -1 (no timeout) if none is set.
+func PollTimeout(times ...time.Time) int {
+	var first time.Time
+	for _, t := range times {
+		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		return -1
+	}
+	return int(max(time.Until(first)+time.Millisecond-1, 0) / time.Millisecond)
+}
+
 // Full reports whether a queue of that many bytes is at the high-water
 // mark: a server takes nothing more for that client until it drains.
 func Full(queued int) bool { return queued >= HighWater }
