@@ -1314,11 +1314,14 @@ func testTelnet(t *T) {
 		}
 		return b.String()
 	}
-	// upTo lets user1 read up to line k-1, for at most a second: a design
+	// upTo lets user1 read up to line k-1, for at most holdWait: a design
 	// that holds the senders while user3's process is stopped (lab 3's
-	// rings) is not waited for.
+	// rings) is not waited for long. The waits of this phase add up to
+	// well under 2 s, so that a server that gives up on a process stopped
+	// that long (lab 3's does) is not provoked.
+	const holdWait = 300 * time.Millisecond
 	upTo := func(k int) {
-		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		for deadline := time.Now().Add(holdWait); time.Now().Before(deadline); {
 			if line, err := c[0].ReadLine(time.Until(deadline)); err != nil || line == "user2: "+lineK(k-1) {
 				return
 			}
@@ -1333,7 +1336,7 @@ func testTelnet(t *T) {
 		s.stop(main, "the server's main process")
 		defer syscall.Kill(main, syscall.SIGCONT)
 		s.send(c[1], batch(10, n), fmt.Sprintf("user2 sent %d more lines of 1000 bytes", n-10))
-		harness.Eventually(time.Second, "user2's process to read them", func() (bool, error) {
+		harness.Eventually(holdWait, "user2's process to read them", func() (bool, error) {
 			q, err := procfs.RecvQueue(c[1].RemoteAddr(), c[1].LocalAddr())
 			return q == 0, err
 		})
@@ -1345,7 +1348,7 @@ func testTelnet(t *T) {
 	did = fmt.Sprintf("user3 (telnet) pressed Ctrl-C (IAC IP IAC DO TIMING-MARK) while %d lines were on their way to it", n)
 	s.send(c[2], "\xff\xf4\xff\xfd\x06", did)
 	// The DO must be there when the process runs again, with the lines.
-	harness.Eventually(time.Second, "user3's DO to reach the server's socket (ss -tn: Recv-Q 5)", func() (bool, error) {
+	harness.Eventually(holdWait, "user3's DO to reach the server's socket (ss -tn: Recv-Q 5)", func() (bool, error) {
 		q, err := procfs.RecvQueue(c[2].RemoteAddr(), c[2].LocalAddr())
 		return q >= 5, err
 	})
