@@ -393,10 +393,13 @@ func startServer(d Design, clients int, extra ...string) (*harness.Proc, int, er
 	}
 	var port int
 	err = harness.Eventually(10*time.Second, d.Name+" to listen", func() (bool, error) {
+		ports, err := procfs.Listening(srv.Pid)
+		if err != nil && srv.Wait(100*time.Millisecond) { // /proc went with it: say how it ended
+			return false, fmt.Errorf("it exited: %v\n%s", srv.ExitState(), srv.Stderr())
+		}
 		if srv.Exited() {
 			return false, fmt.Errorf("it exited: %v\n%s", srv.ExitState(), srv.Stderr())
 		}
-		ports, err := procfs.Listening(srv.Pid)
 		if len(ports) > 0 {
 			port = int(ports[0].Port())
 		}

@@ -42,7 +42,7 @@ const (
 func (s *Sanitizer) Append(dst, p []byte) []byte {
 	// TODO(lab1): copy p to dst, leaving out what a terminal would obey: ESC sequences
 	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8, and bytes 0x80..0x9F
-	// that do not continue a UTF-8 character) and C0 controls but tab and newline.
+	// that do not continue a UTF-8 character), C0 controls but tab and newline, and DEL.
 	// Keep the state in s: a sequence may span two reads.
 	return append(dst, p...)
 }
