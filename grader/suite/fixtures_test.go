@@ -210,8 +210,9 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		// Ignoring -port, it binds 5015 whatever port is given, busy or not.
 		{"c_server_FIXED_PORT", map[string]Status{"server/port": Fail, "server/command-line": Fail}},
 		// A split frame corrupts whatever flows when it happens: slow-reader's
-		// heavy flow meets it now and then (the fault is real there too).
-		{"c_server_BIG_FRAMES", map[string]Status{"server/big-frames": Fail, "server/slow-reader": mayFail}},
+		// heavy flow, and telnet's lines sent while main is stopped (the pipe
+		// to main fills), meet it now and then (the fault is real there too).
+		{"c_server_BIG_FRAMES", map[string]Status{"server/big-frames": Fail, "server/slow-reader": mayFail, "server/telnet": mayFail}},
 		{"c_server_NO_KICK", map[string]Status{"server/slow-reader": Fail}},
 		{"c_server_NUL_CSTRING", map[string]Status{"server/bytes": Fail}},
 		{"c_server_NO_REUSEADDR", map[string]Status{"server/restart": Fail}},
