@@ -55,12 +55,12 @@ client-mine: ## run the client built from labs/client
 	$(GO) build -o $(BIN)/lab_client ./labs/client
 	$(BIN)/lab_client $(HOST) $(PORT)
 
-grade: ## build your programs in labs/ and grade them (LAB=client, server or shm for one lab)
+grade: ## build your programs in labs/ and grade them: details of the lab in progress, then the next task (LAB=client, server or shm for one lab; GRADE_FLAGS=-v for every test)
 	$(GO) build -o $(BIN)/lab_client ./labs/client
 	$(GO) build -o $(BIN)/lab_server ./labs/server
 	$(GO) build -o $(BIN)/lab_server_shm ./labs/shmserver
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
-	$(BIN)/grade -lab $(LAB) -server $(BIN)/lab_server -shm-server $(BIN)/lab_server_shm -client $(BIN)/lab_client $(GRADE_FLAGS)
+	$(BIN)/grade -lab $(LAB) -labs labs -server $(BIN)/lab_server -shm-server $(BIN)/lab_server_shm -client $(BIN)/lab_client $(GRADE_FLAGS)
 
 # The benchmark's matrix: numbers of clients, rounds (each figure is the
 # median of them), and how long each mode sends per trial.
@@ -101,11 +101,16 @@ bench-wakeup: ## what waking an idle process costs, in Go and in C (handouts/ben
 DIST ?= dist
 KIT := $(DIST)/kit/chatlab
 
-handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, handouts, reference binaries; no solution source
+# How much of the design the kit gives: guided (the design given; the
+# student fills regions) or outline (the student writes the design too).
+SCAFFOLD ?= guided
+
+handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons (SCAFFOLD=guided or outline), grader, handouts, reference binaries; no solution source
 	rm -rf $(DIST)/kit && mkdir -p $(KIT)/bin
 	cp go.mod go.sum $(KIT)/
 	cp grader/kit/Makefile grader/kit/README.md $(KIT)/
-	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/cmd/wakecost' --exclude='grader/kit' labs grader handouts | tar -x -C $(KIT)
+	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/cmd/wakecost' --exclude='grader/kit' grader handouts | tar -x -C $(KIT)
+	$(GO) run ./grader/cmd/mklabs -scaffold $(SCAFFOLD) -labs $(KIT)/labs -handouts $(KIT)/handouts
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server ./solutions/server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm ./solutions/shmserver
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_epoll ./solutions/epollserver
@@ -113,7 +118,7 @@ handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons, grader, han
 	mkdir -p $(KIT)/.github/workflows
 	$(GO) run ./grader/cmd/grade -classroom > $(KIT)/.github/workflows/classroom.yml
 	tar -C $(DIST)/kit -czf $(DIST)/chatlab-student.tar.gz chatlab
-	@echo "$(DIST)/chatlab-student.tar.gz: $$(du -h $(DIST)/chatlab-student.tar.gz | cut -f1)"
+	@echo "$(DIST)/chatlab-student.tar.gz ($(SCAFFOLD) scaffolding): $$(du -h $(DIST)/chatlab-student.tar.gz | cut -f1)"
 
 gradescope: handout ## build dist/gradescope.zip: setup.sh, run_autograder and the kit, for a Gradescope programming assignment
 	rm -rf $(DIST)/gradescope $(DIST)/gradescope.zip && mkdir -p $(DIST)/gradescope

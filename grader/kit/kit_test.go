@@ -106,13 +106,23 @@ func TestHandout(t *testing.T) {
 	}
 	checkCommands(t, kit, []string{"README.md", "handouts/protocol.md", "handouts/lab1-client.md", "handouts/lab2-server.md", "handouts/lab3-shm.md"}, built)
 
-	// The student's first run: builds, grades, scores low, says what to do.
-	grade := exec.Command("make", "-s", "grade", "LAB=client")
+	// The student's first run: builds, grades, scores low, shows only the
+	// lab in progress, says what to do next.
+	grade := exec.Command("make", "-s", "grade")
 	grade.Dir = kit
 	out, _ = grade.CombinedOutput()
+	t.Logf("make grade in the kit:\n%s", out)
 	assert.Equal(t, 2, grade.ProcessState.ExitCode(), "make grade exits 2 when grade exits 1:\n%s", out)
-	assert.Regexp(t, fmt.Sprintf(`lab client +[0-9]+/%d `, suite.Points("client")), string(out))
-	assert.Contains(t, string(out), "TODO(lab1)")
+	for _, lab := range suite.Labs {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^lab %s +[0-9]+/%d `, lab, suite.Points(lab)), string(out))
+	}
+	assert.Contains(t, string(out), "TODO(lab1): socket and connect (labs/client/main.go, connectTo): not written yet")
+	assert.NotContains(t, string(out), "server/relay", "the details of a lab not in progress")
+	assert.Regexp(t, `(?m)^next: labs/client/main.go, connectTo \(lab 1, task 1 of 3\)$`, string(out))
+	assert.Less(t, strings.Count(string(out), "\n"), 60, "one screen or so")
+	head, _, _ := strings.Cut(readFile(t, filepath.Join(kit, "labs", "sockets", "sockets.go")), "package sockets")
+	assert.Contains(t, head, "Listen (lab 2, task 2 of 7): socket, bind and listen", "the file opens with the student's tasks")
+	assert.Contains(t, head, "Given, to read and call, not to change: AddrString")
 
 	// make bench loads the student's server beside the references: theirs
 	// (a skeleton) fails, the references deliver everything.
@@ -124,6 +134,38 @@ func TestHandout(t *testing.T) {
 	assert.Regexp(t, `(?m)^\s+shm\s+3\s+class .* ok$`, string(out))
 	assert.Regexp(t, `(?m)^\s+epoll\s+3\s+class .* ok$`, string(out))
 	assert.Regexp(t, `(?m)^\s+mine\s+3\s+class .* FAILED$`, string(out))
+}
+
+func readFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestOutlineHandout builds the outline kit: the student writes lab 2's
+// design (the child's loop is a stub), the kit's handouts list its tasks,
+// and make grade points at the first of them.
+func TestOutlineHandout(t *testing.T) {
+	dist, err := os.MkdirTemp("", "chatlab-dist-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dist) })
+	require.NoError(t, os.Chmod(dist, 0o755))
+	out, err := exec.Command("make", "-s", "-C", root, "handout", "DIST="+dist, "SCAFFOLD=outline").CombinedOutput()
+	require.NoError(t, err, "make handout SCAFFOLD=outline:\n%s", out)
+	assert.Contains(t, string(out), "(outline scaffolding)")
+	kit := filepath.Join(dist, "kit", "chatlab")
+	child := readFile(t, filepath.Join(kit, "labs", "server", "child.go"))
+	assert.Contains(t, child, `todo.Missing("lab2", "the child's loop")`)
+	assert.NotContains(t, child, "c.drain.Observe(", "the child's loop is the student's")
+	lab2 := readFile(t, filepath.Join(kit, "handouts", "lab2-server.md"))
+	assert.Contains(t, lab2, "`labs/server/child.go`, `run`: the child's loop")
+	assert.NotContains(t, readFile(t, filepath.Join(root, "handouts", "lab2-server.md")), "`labs/server/child.go`, `run`:", "the instructor's handouts are the guided kit's")
+	grade := exec.Command("make", "-s", "grade", "LAB=server")
+	grade.Dir = kit
+	out, _ = grade.CombinedOutput()
+	t.Logf("make grade LAB=server in the outline kit:\n%s", out)
+	assert.Regexp(t, `(?m)^next: labs/server/mainproc.go, serve \(lab 2, task 1 of [0-9]+\)$`, string(out))
+	assert.Contains(t, string(out), `TODO(lab2): main's setup`)
 }
 
 // TestGradescope runs run_autograder from the zip in a fake /autograder for

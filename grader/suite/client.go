@@ -199,7 +199,7 @@ func (s *session) fail(f Failure) {
 	if d := s.deaths(); d != "" {
 		f.Got = d + "; then: " + f.Got
 		f.TimedOut = false
-		f.Hint = "a process of the client died: " + f.Hint
+		f.Hint = "the client (or one of its processes, if it has several) died: " + f.Hint
 	}
 	s.t.Fail(f)
 }

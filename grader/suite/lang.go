@@ -52,7 +52,7 @@ func (l lang) pick(c, goHint string) string {
 
 func (l lang) connectHint(host string) string {
 	h := l.pick("resolve the host with getaddrinfo(AF_UNSPEC, SOCK_STREAM), then socket() and connect() to each address in turn (htons the port if you fill a sockaddr_in yourself)",
-		"resolve the host (net.DefaultResolver.LookupNetIP), then unix.Socket and unix.Connect with a SockaddrInet4 or SockaddrInet6 for each address in turn (Port in host order: no htons in Go)")
+		"for each address the host resolves to (net.DefaultResolver.LookupNetIP; the kit's skeleton does this and calls connectTo with each), unix.Socket for its family and unix.Connect with a SockaddrInet4 or SockaddrInet6 (Port in host order: no htons in Go)")
 	if host != "127.0.0.1" {
 		h = "the host may be a name or an IPv6 address: " + h
 	}

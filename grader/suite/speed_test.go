@@ -47,12 +47,13 @@ func BenchmarkGrade(b *testing.B) {
 }
 
 // halfSkeleton builds lab 2's server from the skeletons with the regions of
-// tasks 1 and 2 (listen, accept) filled: a half-done lab 2.
+// tasks 1 to 3 (SIGPIPE, listen, accept) filled: a half-done lab 2, which
+// stops at task 4 (Spawn) on its first connection.
 func halfSkeleton(b *testing.B) string {
 	dir := b.TempDir()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	for _, c := range [][]string{
-		{"go", "run", "./grader/cmd/mklabs", "-fill", "lab2.1,lab2.2", "-labs", filepath.Join(dir, "labs"), "-handouts", ""},
+		{"go", "run", "./grader/cmd/mklabs", "-fill", "lab2.1,lab2.2,lab2.3", "-labs", filepath.Join(dir, "labs"), "-handouts", ""},
 		{"cp", "go.mod", "go.sum", dir},
 	} {
 		cmd := exec.Command(c[0], c[1:]...)

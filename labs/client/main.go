@@ -1,11 +1,23 @@
-// Command chat_client is lab 1's reference client.
+// labs/client/main.go (guided scaffolding)
+//
+// Yours to write here, each where its TODO comment is:
+//   - connectTo (lab 1, task 1 of 3): socket and connect
+//   - chat (lab 1, task 2 of 3): the poll loop over stdin and the socket
+//
+// Given, to read and call, not to change: main, parseArgs, dial, zoneID, boolRank,
+// read, writeAll.
+//
+// `make grade` says which task is next. Until you write it, a task's todo.Missing
+// call stops the program with its TODO line on stderr.
+
+// Command chat_client is the client of lab 1.
 //
 //	chat_client HOST [PORT]
 //
 // It connects to a chat server, then does two jobs at once: it copies what
 // you type (standard input) to the server, and prints what the server sends
-// while you are not typing. client.c does the two jobs in two processes; this
-// client does them in one, with poll(2) watching standard input and the
+// while you are not typing. The usual C client does the two jobs in two processes
+// (fork after connect); this client does them in one, with poll(2) watching standard input and the
 // socket together, so it sleeps until one of them has something.
 package main
 
@@ -23,6 +35,7 @@ import (
 
 	"chatlab/labs/protocol"
 	"chatlab/labs/terminal"
+	"chatlab/labs/todo"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +56,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "chat_client: %v\n", err)
 		os.Exit(1)
 	}
-	os.Exit(chat(sock))
+	os.Exit(chat(sock, new(terminal.Sanitizer)))
 }
 
 // parseArgs reads HOST [PORT].
@@ -115,20 +128,20 @@ func connectTo(ap netip.AddrPort) (int, error) {
 	// before you call As4, which panics on an IPv6 address. Give up after
 	// connectTimeout rather than hang: a non-blocking connect, then unix.Poll for
 	// POLLOUT, then getsockopt SO_ERROR. Return a blocking socket with TCP_NODELAY.
-	return -1, errors.New("TODO(lab1): socket and connect")
+	todo.Missing("lab1", "socket and connect")
+	return -1, nil
 }
 
 // chat runs the two jobs until the server closes the connection or standard
-// input ends, and returns the exit status.
-func chat(sock int) int {
+// input ends, and returns the exit status. What the server sends goes through
+// san (lab 1, task 3) to stdout.
+func chat(sock int, san *terminal.Sanitizer) int {
 	// TODO(lab1): do both jobs at once with one unix.Poll over fd 0 (stdin) and sock, never
-	// busy-waiting: what the server sends goes to stdout (through a terminal.Sanitizer),
+	// busy-waiting: what the server sends goes to stdout through san.Append,
 	// what is typed goes to the server (writeAll). Server closed (read 0): say so on
 	// stderr, return 0. End of stdin: return 0 (the deferred close ends the connection).
 	defer unix.Close(sock)
-	var san terminal.Sanitizer // what the server sends goes through it to stdout
-	_ = san
-	fmt.Fprintln(os.Stderr, "chat_client: TODO(lab1): the poll loop")
+	todo.Missing("lab1", "the poll loop over stdin and the socket")
 	return 1
 }
 

@@ -1,3 +1,15 @@
+// labs/server/mainproc.go (guided scaffolding)
+//
+// Yours to write here, each where its TODO comment is:
+//   - serve (lab 2, task 1 of 7): ignore SIGPIPE
+//   - handleFrame (lab 2, task 6 of 7): relay the message to the others
+//
+// Given, to read and call, not to change: loop, readFrames, broadcast, drop, closeOut,
+// reap, acceptAll, spawn, flushAll, hold, shutdown.
+//
+// `make grade` says which task is next. Until you write it, a task's todo.Missing
+// call stops the program with its TODO line on stderr.
+
 package main
 
 import (
@@ -14,6 +26,7 @@ import (
 	"chatlab/labs/procs"
 	"chatlab/labs/protocol"
 	"chatlab/labs/sockets"
+	"chatlab/labs/todo"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,6 +80,7 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 	// the server. Ignoring SIGPIPE turns both into EPIPE errors.
 	// TODO(lab2): a write to a client that has gone, or to a stderr nobody reads, must not kill
 	// the server: ignore SIGPIPE (writes then fail with EPIPE).
+	todo.Missing("lab2", "ignore SIGPIPE")
 	if err := procs.CloseInheritedOnExec(); err != nil {
 		return fmt.Errorf("close_range: %w", err)
 	}
@@ -201,6 +215,7 @@ func (s *server) handleFrame(f frame) {
 	switch f.kind {
 	case frameData:
 		// TODO(lab2): relay the message as "userN: TEXT" to every client but its sender.
+		todo.Missing("lab2", "relay the message to the others")
 	case frameDisconnected:
 		reason := reasonClosed
 		if len(f.payload) == 1 && int(f.payload[0]) < len(reasonText) {
@@ -304,7 +319,7 @@ func (s *server) acceptAll() {
 }
 
 // spawn starts the child that serves the client on socket fd: the fork()
-// of serveur.c, done as a re-exec of this binary. The child inherits the
+// of a C server, done as a re-exec of this binary. The child inherits the
 // socket as fd 3, the shared fork-to-main pipe as fd 4 and the read end of
 // its own main-to-fork pipe as fd 5; nothing else (all else is close-on-exec).
 func (s *server) spawn(fd int, peer string) {

@@ -1,6 +1,22 @@
+// labs/shmserver/timers.go (guided scaffolding)
+//
+// Yours to write here, each where its TODO comment is:
+//   - add (lab 3, task 4 of 7): insert a timer in expiry order
+//   - adjust (lab 3, task 5 of 7): move a timer back to its place
+//   - expire (lab 3, task 6 of 7): take the expired timers off the head
+//
+// Given, to read and call, not to change: insertAfter, remove, len.
+//
+// `make grade` says which task is next. Until you write it, a task's todo.Missing
+// call stops the program with its TODO line on stderr.
+
 package main
 
-import "time"
+import (
+	"time"
+
+	"chatlab/labs/todo"
+)
 
 // timer is one client's inactivity timer: a node of timerList.
 type timer struct {
@@ -20,11 +36,12 @@ type timerList struct {
 
 // add inserts t in expiry order (after timers that expire at the same time).
 func (l *timerList) add(t *timer) {
-	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones); count it.
-	l.n++
+	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones): find the
+	// timer to put it after, then l.insertAfter (which counts it).
+	todo.Missing("lab3", "insert a timer in expiry order")
 }
 
-// insertAfter links t after at (at == nil: at the head).
+// insertAfter links t after at (at == nil: at the head) and counts it.
 func (l *timerList) insertAfter(t, at *timer) {
 	t.prev = at
 	if at == nil {
@@ -39,9 +56,10 @@ func (l *timerList) insertAfter(t, at *timer) {
 	} else {
 		l.tail = t
 	}
+	l.n++
 }
 
-// remove unlinks t.
+// remove unlinks t and counts it out.
 func (l *timerList) remove(t *timer) {
 	if t.prev != nil {
 		t.prev.next = t.next
@@ -59,14 +77,16 @@ func (l *timerList) remove(t *timer) {
 
 // adjust sets t's expiry to a later time and moves it back to its place.
 func (l *timerList) adjust(t *timer, expire time.Time) {
-	// TODO(lab3): set t's later expiry and move it back to its place in the list.
-	t.expire = expire
+	// TODO(lab3): set t's later expiry and move it back to its place in the list (l.remove
+	// and l.insertAfter keep the count).
+	todo.Missing("lab3", "move a timer back to its place")
 }
 
 // expire removes the timers that expire at or before now and returns them,
 // earliest first.
 func (l *timerList) expire(now time.Time) []*timer {
 	// TODO(lab3): remove and return the timers at the head that expire at or before now.
+	todo.Missing("lab3", "take the expired timers off the head")
 	return nil
 }
 

@@ -1,11 +1,24 @@
+// labs/sockets/sockets.go (guided scaffolding)
+//
+// Yours to write here, each where its TODO comment is:
+//   - Listen (lab 2, task 2 of 7): socket, bind and listen
+//   - Accept (lab 2, task 3 of 7): accept one connection
+//
+// Given, to read and call, not to change: AddrString, AbortiveClose, DiscardInput,
+// Refuse.
+//
+// `make grade` says which task is next. Until you write it, a task's todo.Missing
+// call stops the program with its TODO line on stderr.
+
 // Package sockets holds the TCP steps every chatlab server takes, written
-// with the system calls of serveur.c: socket, setsockopt, bind, listen,
+// with the system calls a C server makes: socket, setsockopt, bind, listen,
 // accept; and the ways a server closes a connection.
 package sockets
 
 import (
-	"errors"
 	"net/netip"
+
+	"chatlab/labs/todo"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,10 +33,11 @@ const SendBuffer = 64 << 10
 // Listen returns a listening, non-blocking, close-on-exec IPv4 socket bound
 // to addr:port, and the port it got (the kernel's choice for port 0).
 func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
-	// TODO(lab2): the socket, bind and listen of serveur.c: unix.Socket (AF_INET, SOCK_STREAM,
+	// TODO(lab2): socket, bind and listen, as in C: unix.Socket (AF_INET, SOCK_STREAM,
 	// non-blocking, close-on-exec), SO_REUSEADDR, unix.Bind to addr:port, unix.Listen.
 	// Return the port you got (unix.Getsockname): with port 0 the kernel picks one.
-	return -1, 0, errors.New("TODO(lab2): socket, bind, listen")
+	todo.Missing("lab2", "socket, bind and listen")
+	return -1, 0, nil
 }
 
 // Accept accepts one connection from the non-blocking listening socket lfd.
@@ -33,7 +47,8 @@ func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
 func Accept(lfd int) (fd int, peer string, err error) {
 	// TODO(lab2): accept one connection with unix.Accept4 (SOCK_CLOEXEC: children must not inherit
 	// it by accident), then set TCP_NODELAY and SO_SNDBUF = SendBuffer on it.
-	panic("TODO(lab2): accept")
+	todo.Missing("lab2", "accept one connection")
+	return -1, "", nil
 }
 
 // AddrString formats an IPv4 or IPv6 socket address as host:port.

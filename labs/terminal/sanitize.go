@@ -1,9 +1,21 @@
+// labs/terminal/sanitize.go (guided scaffolding)
+//
+// Yours to write here, each where its TODO comment is:
+//   - Append (lab 1, task 3 of 3): leave out what a terminal would obey
+//
+// Given, to read and call, not to change: c1State, Strip.
+//
+// `make grade` says which task is next. Until you write it, a task's todo.Missing
+// call stops the program with its TODO line on stderr.
+
 // Package terminal makes what a classmate sent safe to print on a terminal:
 // it removes the control sequences a terminal would obey
 // (handouts/protocol.md, "What a client prints"). The client applies it to
 // everything it prints; a server started with -strip-controls applies the
 // same rules to each message it relays, for nc and telnet users.
 package terminal
+
+import "chatlab/labs/todo"
 
 // Sanitizer removes terminal control sequences from what the server relays,
 // so that a classmate's message cannot clear your screen, move the cursor,
@@ -44,7 +56,8 @@ func (s *Sanitizer) Append(dst, p []byte) []byte {
 	// (CSI, OSC/DCS strings), C1 controls (U+0080..U+009F as UTF-8, and bytes 0x80..0x9F
 	// that do not continue a UTF-8 character), C0 controls but tab and newline, and DEL.
 	// Keep the state in s: a sequence may span two reads.
-	return append(dst, p...)
+	todo.Missing("lab1", "leave out what a terminal would obey")
+	return dst
 }
 
 // c1State is what the C1 control U+0080+(b-0x80) starts: a control

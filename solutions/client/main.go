@@ -1,11 +1,11 @@
-// Command chat_client is lab 1's reference client.
+// Command chat_client is the client of lab 1.
 //
 //	chat_client HOST [PORT]
 //
 // It connects to a chat server, then does two jobs at once: it copies what
 // you type (standard input) to the server, and prints what the server sends
-// while you are not typing. client.c does the two jobs in two processes; this
-// client does them in one, with poll(2) watching standard input and the
+// while you are not typing. The usual C client does the two jobs in two processes
+// (fork after connect); this client does them in one, with poll(2) watching standard input and the
 // socket together, so it sleeps until one of them has something.
 package main
 
@@ -43,7 +43,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "chat_client: %v\n", err)
 		os.Exit(1)
 	}
-	os.Exit(chat(sock))
+	os.Exit(chat(sock, new(terminal.Sanitizer)))
 }
 
 // parseArgs reads HOST [PORT].
@@ -161,19 +161,20 @@ func connectTo(ap netip.AddrPort) (int, error) {
 	}
 	return fd, nil
 	//lab:else
-	// return -1, errors.New("TODO(lab1): socket and connect")
+	// todo.Missing("lab1", "socket and connect")
+	// return -1, nil
 	//lab:end
 }
 
 // chat runs the two jobs until the server closes the connection or standard
-// input ends, and returns the exit status.
-func chat(sock int) int {
+// input ends, and returns the exit status. What the server sends goes through
+// san (lab 1, task 3) to stdout.
+func chat(sock int, san *terminal.Sanitizer) int {
 	// TODO(lab1): do both jobs at once with one unix.Poll over fd 0 (stdin) and sock, never
-	// busy-waiting: what the server sends goes to stdout (through a terminal.Sanitizer),
+	// busy-waiting: what the server sends goes to stdout through san.Append,
 	// what is typed goes to the server (writeAll). Server closed (read 0): say so on
 	// stderr, return 0. End of stdin: return 0 (the deferred close ends the connection).
 	defer unix.Close(sock)
-	var san terminal.Sanitizer // what the server sends goes through it to stdout
 	//lab:begin lab1 2
 	var (
 		buf = make([]byte, 64<<10)
@@ -220,8 +221,7 @@ func chat(sock int) int {
 		}
 	}
 	//lab:else
-	// _ = san
-	// fmt.Fprintln(os.Stderr, "chat_client: TODO(lab1): the poll loop")
+	// todo.Missing("lab1", "the poll loop over stdin and the socket")
 	// return 1
 	//lab:end
 }

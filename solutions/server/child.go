@@ -52,6 +52,7 @@ type child struct {
 // anyway: when main exits, for whatever reason, its end of the pipe closes
 // and the child leaves.
 func runChild(id int, rate float64, strip bool) int {
+	//outline:begin lab2 4.4
 	// A child runs one loop for one client: one P is all it needs, and
 	// fewer Ps mean fewer runtime threads to wake each time a blocking
 	// system call returns (see handouts/bench.md: what a wake-up costs).
@@ -71,6 +72,14 @@ func runChild(id int, rate float64, strip bool) int {
 	unix.SetsockoptInt(childSockFd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
 	c := &child{id: id, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	return c.run()
+	//outline:else
+	// // TODO(lab2): set up the child, then run its loop: one P (runtime.GOMAXPROCS(1)); SIGPIPE,
+	// // SIGINT and SIGTERM ignored; named chat_userN (procs.SetComm); its three fds non-blocking
+	// // (exit 1 with a message if one is not there); urgent data in line (SO_OOBINLINE, for
+	// // telnet's synch).
+	// todo.Missing("lab2", "set up the child")
+	// return 1
+	//outline:end
 }
 
 // run is the child's event loop: poll the client socket, the pipe from main
@@ -82,6 +91,7 @@ func runChild(id int, rate float64, strip bool) int {
 // queue drains too slowly (flow.Drain); and it reads its client only while
 // no frame waits for the pipe to main and no message is held to -max-rate.
 func (c *child) run() int {
+	//outline:begin lab2 4.5
 	for {
 		// The slow-reader rule, on the queue as this round left it.
 		var kick bool
@@ -177,10 +187,21 @@ func (c *child) run() int {
 			c.release = now.Add(wait)
 		}
 
-		if err := c.flushFrames(); err != nil {
-			return 0 // main has gone: nobody to serve for
+		if len(c.frames) > 0 {
+			if err := c.flushFrames(); err != nil {
+				return 0 // main has gone: nobody to serve for
+			}
 		}
 	}
+	//outline:else
+	// // TODO(lab2): the child's loop, as its doc comment says: poll the client's socket, the pipe
+	// // from main (not while c.out is full) and, while frames wait, the pipe to main. Main's
+	// // lines go to the client through c.out; the client's bytes go through c.split and c.lim to
+	// // relay, then flushFrames. c.drain judges a slow reader. The client's end leads to
+	// // disconnect, main's end to goodbye.
+	// todo.Missing("lab2", "the child's loop")
+	// return 1
+	//outline:end
 }
 
 // spliceReplies puts the telnet refusals waiting in c.replies into c.out at
@@ -238,7 +259,7 @@ func (c *child) flushFrames() error {
 	// TODO(lab2): write the waiting frames into the fork-to-main pipe without blocking, each
 	// write whole frames of at most PIPE_BUF bytes (wholeFrames) so it is atomic. Keep
 	// what EAGAIN leaves for later; return an error only if main has gone.
-	//lab:begin lab2 4
+	//lab:begin lab2 5
 	for len(c.frames) > 0 {
 		n := wholeFrames(c.frames, pipeBuf)
 		w, err := fdio.Write(childToMainFd, c.frames[:n])
@@ -255,7 +276,7 @@ func (c *child) flushFrames() error {
 	}
 	return nil
 	//lab:else
-	// c.frames = c.frames[:0]
+	// todo.Missing("lab2", "write the waiting frames to main")
 	// return nil
 	//lab:end
 }
@@ -268,6 +289,7 @@ func (c *child) flushFrames() error {
 // what main sends it: main may be holding every sender back because this
 // child's queue is full, and would otherwise never read that frame.
 func (c *child) disconnect(reason int) int {
+	//outline:begin lab2 6.1
 	if reason == reasonSlow {
 		sockets.AbortiveClose(childSockFd)
 	} else {
@@ -290,6 +312,13 @@ func (c *child) disconnect(reason int) int {
 		}
 	}
 	return 0
+	//outline:else
+	// // TODO(lab2): close the client's connection (sockets.AbortiveClose if it is kicked as
+	// // slow), queue a disconnect frame with the reason, and write every waiting frame to main
+	// // before returning, reading and dropping what main sends meanwhile.
+	// todo.Missing("lab2", "tell main the client is gone")
+	// return 0
+	//outline:end
 }
 
 // goodbye runs when main closes the pipe: it writes what is still queued

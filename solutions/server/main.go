@@ -1,4 +1,4 @@
-// Command chat_server is lab 2's reference server: the "centralized chat"
+// Command chat_server is the server of lab 2: the "centralized chat"
 // design, one process per client and pipes between them.
 //
 //	chat_server [-port N] [-addr A] [-max-clients N] [-idle DURATION]
@@ -12,8 +12,8 @@
 //
 // Go cannot fork() without exec: after fork only the calling thread exists in
 // the child, and the Go runtime's other threads (scheduler, garbage
-// collector) would be gone with their locks held. So where client.c/serveur.c
-// would call fork(), this server re-executes its own binary (/proc/self/exe)
+// collector) would be gone with their locks held. So where a C server would
+// call fork(), this server re-executes its own binary (/proc/self/exe)
 // with childEnv set, handing the child its socket and pipe ends as inherited
 // file descriptors 3, 4 and 5. See handouts/lab2-server.md.
 package main

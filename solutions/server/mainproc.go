@@ -63,14 +63,16 @@ type server struct {
 // serve runs the main process until SIGTERM or SIGINT; it returns nil after a
 // clean shutdown and an error when the server cannot start or run.
 func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
+	//outline:begin lab2 0.5
 	// A write to a client that has gone must cost only that client; and if
 	// our own stderr is a pipe nobody reads any more, logging must not kill
 	// the server. Ignoring SIGPIPE turns both into EPIPE errors.
 	// TODO(lab2): a write to a client that has gone, or to a stderr nobody reads, must not kill
 	// the server: ignore SIGPIPE (writes then fail with EPIPE).
-	//lab:begin lab2 7
+	//lab:begin lab2 1
 	signal.Ignore(unix.SIGPIPE)
 	//lab:else
+	// todo.Missing("lab2", "ignore SIGPIPE")
 	//lab:end
 	if err := procs.CloseInheritedOnExec(); err != nil {
 		return fmt.Errorf("close_range: %w", err)
@@ -114,12 +116,22 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 		logger.Printf("class mode: -max-rate %g (0: none), -strip-controls %t", cfg.MaxRate, cfg.StripControls)
 	}
 	return s.loop()
+	//outline:else
+	// // TODO(lab2): set up main, then run loop: SIGPIPE ignored (procs.CloseInheritedOnExec,
+	// // procs.CheckFdLimit for MaxClients), the listening socket (sockets.Listen), the signal
+	// // self-pipe for SIGCHLD, SIGTERM and SIGINT (procs.SignalPipe), the fork-to-main pipe
+	// // (procs.Pipe2; its read end non-blocking, its write end wrapped once in an *os.File for
+	// // the children, its capacity from F_GETPIPE_SZ); log where it listens.
+	// todo.Missing("lab2", "main's setup")
+	// return nil
+	//outline:end
 }
 
 // loop is the main process's event loop: one poll over the signal pipe, the
 // fork-to-main pipe, the listening socket and every child pipe that has
 // lines waiting. It returns when the server has shut down.
 func (s *server) loop() error {
+	//outline:begin lab2 2.5
 	var pfds []unix.PollFd
 	for {
 		pfds = pfds[:0]
@@ -173,11 +185,20 @@ func (s *server) loop() error {
 		}
 		s.flushAll()
 	}
+	//outline:else
+	// // TODO(lab2): main's event loop, as its doc comment says: one unix.Poll over the signal
+	// // pipe, the fork-to-main pipe (not while hold says to hold), the listening socket (not
+	// // while paused) and the pipe of every child with lines pending; then read frames, act on
+	// // signals (SIGCHLD: reap; SIGTERM, SIGINT: shutdown), accept, and flush.
+	// todo.Missing("lab2", "main's event loop")
+	// return nil
+	//outline:end
 }
 
 // readFrames reads the fork-to-main pipe until it is empty or limit bytes
 // have been read, and handles every whole frame.
 func (s *server) readFrames(limit int) error {
+	//outline:begin lab2 5.5
 	for total := 0; total < limit; {
 		n, err := unix.Read(s.fromKids, s.readBuf)
 		if err == unix.EINTR {
@@ -195,10 +216,18 @@ func (s *server) readFrames(limit int) error {
 		}
 	}
 	return nil
+	//outline:else
+	// // TODO(lab2): read the fork-to-main pipe until it is empty (EAGAIN) or limit bytes were
+	// // read, and hand each whole frame to handleFrame (s.dec keeps a frame cut between two
+	// // reads).
+	// todo.Missing("lab2", "read the frames of the children")
+	// return nil
+	//outline:end
 }
 
 // handleFrame relays one frame from a child.
 func (s *server) handleFrame(f frame) {
+	//outline:begin lab2 5.8
 	c := s.clients[f.id]
 	if c == nil || c.gone || s.stopping {
 		return // a child kicked by main may still have had frames in flight
@@ -206,10 +235,11 @@ func (s *server) handleFrame(f frame) {
 	switch f.kind {
 	case frameData:
 		// TODO(lab2): relay the message as "userN: TEXT" to every client but its sender.
-		//lab:begin lab2 5
+		//lab:begin lab2 6
 		s.line = protocol.AppendMessage(s.line[:0], f.id, f.payload)
 		s.broadcast(s.line, c)
 		//lab:else
+		// todo.Missing("lab2", "relay the message to the others")
 		//lab:end
 	case frameDisconnected:
 		reason := reasonClosed
@@ -218,10 +248,17 @@ func (s *server) handleFrame(f frame) {
 		}
 		s.drop(c, reason == reasonSlow, reasonText[reason])
 	}
+	//outline:else
+	// // TODO(lab2): act on one frame: relay a data frame as "userN: TEXT" to every client but its
+	// // sender; a disconnect frame drops its client for the reason it carries (reasonText; kicked
+	// // if reasonSlow). A frame of a client already gone is ignored.
+	// todo.Missing("lab2", "act on one frame")
+	//outline:end
 }
 
 // broadcast queues line for every client but except (nil: everyone).
 func (s *server) broadcast(line []byte, except *client) {
+	//outline:begin lab2 4.1
 	if s.stopping {
 		return
 	}
@@ -230,11 +267,17 @@ func (s *server) broadcast(line []byte, except *client) {
 			c.pending = append(c.pending, line...)
 		}
 	}
+	//outline:else
+	// // TODO(lab2): queue line on the pending lines of every client but except and those gone
+	// // (none while stopping).
+	// todo.Missing("lab2", "queue a line for the others")
+	//outline:end
 }
 
 // drop marks c as gone, tells the others, and closes its pipe: the child
 // needs nothing more from main. Its process is reaped on SIGCHLD.
 func (s *server) drop(c *client, kicked bool, why string) {
+	//outline:begin lab2 6.2
 	c.gone = true
 	s.active--
 	c.pending = nil
@@ -247,6 +290,11 @@ func (s *server) drop(c *client, kicked bool, why string) {
 		s.line = protocol.AppendLeft(s.line[:0], c.id)
 	}
 	s.broadcast(s.line, c)
+	//outline:else
+	// // TODO(lab2): mark c gone (one fewer active), forget its pending lines, close its pipe, log
+	// // why, and tell the others it left or was kicked.
+	// todo.Missing("lab2", "let a client go")
+	//outline:end
 }
 
 func (s *server) closeOut(c *client) {
@@ -259,6 +307,7 @@ func (s *server) closeOut(c *client) {
 // reap collects every child that has exited (SIGCHLD says "one or more") and
 // announces those that left without saying so: killed, crashed.
 func (s *server) reap() error {
+	//outline:begin lab2 6.9
 	dead := procs.Reap()
 	if len(dead) == 0 {
 		return nil
@@ -282,11 +331,19 @@ func (s *server) reap() error {
 		s.paused = false
 	}
 	return nil
+	//outline:else
+	// // TODO(lab2): collect the exited children (procs.Reap). First read a pipeful of frames:
+	// // what a dead child sent comes before its end. Drop those not gone yet ("its process ..."),
+	// // then forget them; accepting may resume.
+	// todo.Missing("lab2", "reap the children that exited")
+	// return nil
+	//outline:end
 }
 
 // acceptAll accepts the connections waiting on the listening socket (at
 // most a few dozen per turn, so a flood of connects cannot starve relaying).
 func (s *server) acceptAll() {
+	//outline:begin lab2 2.7
 	for range 64 {
 		fd, peer, err := sockets.Accept(s.listenFd)
 		switch {
@@ -311,13 +368,21 @@ func (s *server) acceptAll() {
 		}
 		s.spawn(fd, peer)
 	}
+	//outline:else
+	// // TODO(lab2): accept the connections that wait (sockets.Accept; at most a few dozen a
+	// // turn): EAGAIN ends the turn, EINTR and ECONNABORTED are retried, EMFILE and its kin pause
+	// // accepting until a client leaves. Refuse a client beyond MaxClients (sockets.Refuse,
+	// // protocol.ServerFull); spawn a child for the others.
+	// todo.Missing("lab2", "accept the waiting connections")
+	//outline:end
 }
 
 // spawn starts the child that serves the client on socket fd: the fork()
-// of serveur.c, done as a re-exec of this binary. The child inherits the
+// of a C server, done as a re-exec of this binary. The child inherits the
 // socket as fd 3, the shared fork-to-main pipe as fd 4 and the read end of
 // its own main-to-fork pipe as fd 5; nothing else (all else is close-on-exec).
 func (s *server) spawn(fd int, peer string) {
+	//outline:begin lab2 3.5
 	id := s.nextID
 	s.nextID++ // ids are never reused, even when the child cannot start
 	sock := os.NewFile(uintptr(fd), "client socket")
@@ -350,12 +415,21 @@ func (s *server) spawn(fd int, peer string) {
 	s.byPid[pid] = c
 	s.active++
 	s.log.Printf("user%d connected from %s (pid %d, %d clients)", id, peer, pid, s.active)
+	//outline:else
+	// // TODO(lab2): start the child of the client on socket fd: its own main-to-fork pipe
+	// // (procs.Pipe2), then procs.Spawn with the socket, s.toMain and that pipe's read end as its
+	// // fds 3, 4 and 5, and childEnv as "ID,RATE,STRIP". Close main's copies of what only the
+	// // child needs. Record the client (clients, byPid), queue its welcome, and tell everyone it
+	// // joined.
+	// todo.Missing("lab2", "start the child of a new client")
+	//outline:end
 }
 
 // flushAll writes what is pending into each child's pipe, as much as each
 // takes without blocking. A child that has not emptied its pipe while a whole
 // backlog piled up behind it is stuck: main kills it rather than wait.
 func (s *server) flushAll() {
+	//outline:begin lab2 4.2
 	for _, c := range s.clients {
 		if c.out < 0 {
 			continue
@@ -379,6 +453,12 @@ func (s *server) flushAll() {
 			s.closeOut(c) // end of file: the child says goodbye and exits
 		}
 	}
+	//outline:else
+	// // TODO(lab2): write each client's pending lines into its pipe, as much as it takes without
+	// // blocking. A broken pipe (EPIPE): forget them, reap will tell. A closing client's pipe is
+	// // closed once all is written.
+	// todo.Missing("lab2", "write the children's pending lines")
+	//outline:end
 }
 
 // stuckLimit is how long main waits for a child whose queue is full and
@@ -394,6 +474,7 @@ const stuckLimit = 2 * flow.StallWindow
 // A child whose pipe took nothing for stuckLimit while its queue was full
 // is killed, and its client kicked.
 func (s *server) hold() (held bool, timeout int) {
+	//outline:begin lab2 2.6
 	timeout = -1
 	now := time.Now()
 	for _, c := range s.clients {
@@ -419,11 +500,19 @@ func (s *server) hold() (held bool, timeout int) {
 		return true, timeout
 	}
 	return false, -1
+	//outline:else
+	// // TODO(lab2): report whether main must read no frame now because a child's pending lines
+	// // are full (flow.Full), and poll's timeout in ms (-1: none). A child whose pipe took
+	// // nothing for stuckLimit meanwhile is killed, and dropped as kicked.
+	// todo.Missing("lab2", "hold the senders while a queue is full")
+	// return false, -1
+	//outline:end
 }
 
 // shutdown says goodbye to every client, lets the children flush and exit,
 // and reaps them all; it kills those that are not done in time.
 func (s *server) shutdown(sig syscall.Signal) error {
+	//outline:begin lab2 8
 	s.log.Printf("%s: shutting down (%d clients)", unix.SignalName(sig), s.active)
 	unix.Close(s.listenFd) // new connects are refused from now on
 	s.listenFd = -1
@@ -470,4 +559,11 @@ func (s *server) shutdown(sig syscall.Signal) error {
 	}
 	s.log.Printf("shut down; %d clients served", s.nextID-1)
 	return nil
+	//outline:else
+	// // TODO(lab2): close the listening socket, queue "* server shutting down" for every client
+	// // and let each pipe close after it; then flush, read and drop frames, and reap, until every
+	// // child is gone or shutdownGrace is over. Kill and reap those left.
+	// todo.Missing("lab2", "shut down in order")
+	// return nil
+	//outline:end
 }

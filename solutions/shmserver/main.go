@@ -1,4 +1,4 @@
-// Command chat_server_shm is lab 3's reference server: the multi-process
+// Command chat_server_shm is the server of lab 3: the multi-process
 // chat room of the Linux server-programming textbooks, made correct.
 //
 //	chat_server_shm [-port N] [-addr A] [-max-clients N] [-idle DURATION]

@@ -20,21 +20,22 @@ type timerList struct {
 
 // add inserts t in expiry order (after timers that expire at the same time).
 func (l *timerList) add(t *timer) {
-	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones); count it.
+	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones): find the
+	// timer to put it after, then l.insertAfter (which counts it).
 	//lab:begin lab3 4
-	l.n++
 	at := l.tail
 	for at != nil && at.expire.After(t.expire) {
 		at = at.prev
 	}
 	l.insertAfter(t, at)
 	//lab:else
-	// l.n++
+	// todo.Missing("lab3", "insert a timer in expiry order")
 	//lab:end
 }
 
-// insertAfter links t after at (at == nil: at the head).
+// insertAfter links t after at (at == nil: at the head) and counts it.
 func (l *timerList) insertAfter(t, at *timer) {
+	//outline:begin lab3 3.9
 	t.prev = at
 	if at == nil {
 		t.next = l.head
@@ -48,10 +49,17 @@ func (l *timerList) insertAfter(t, at *timer) {
 	} else {
 		l.tail = t
 	}
+	l.n++
+	//outline:else
+	// // TODO(lab3): link t after at (at == nil: at the head), fixing head and tail, and count it
+	// // (l.n).
+	// todo.Missing("lab3", "link a timer into the list")
+	//outline:end
 }
 
-// remove unlinks t.
+// remove unlinks t and counts it out.
 func (l *timerList) remove(t *timer) {
+	//outline:begin lab3 4.9
 	if t.prev != nil {
 		t.prev.next = t.next
 	} else {
@@ -64,11 +72,16 @@ func (l *timerList) remove(t *timer) {
 	}
 	t.prev, t.next = nil, nil
 	l.n--
+	//outline:else
+	// // TODO(lab3): unlink t, fixing head and tail, and count it out (l.n).
+	// todo.Missing("lab3", "unlink a timer")
+	//outline:end
 }
 
 // adjust sets t's expiry to a later time and moves it back to its place.
 func (l *timerList) adjust(t *timer, expire time.Time) {
-	// TODO(lab3): set t's later expiry and move it back to its place in the list.
+	// TODO(lab3): set t's later expiry and move it back to its place in the list (l.remove
+	// and l.insertAfter keep the count).
 	//lab:begin lab3 5
 	t.expire = expire
 	if t.next == nil || !t.next.expire.Before(expire) {
@@ -76,13 +89,12 @@ func (l *timerList) adjust(t *timer, expire time.Time) {
 	}
 	at := t.next
 	l.remove(t)
-	l.n++
 	for at.next != nil && !at.next.expire.After(expire) {
 		at = at.next
 	}
 	l.insertAfter(t, at)
 	//lab:else
-	// t.expire = expire
+	// todo.Missing("lab3", "move a timer back to its place")
 	//lab:end
 }
 
@@ -99,6 +111,7 @@ func (l *timerList) expire(now time.Time) []*timer {
 	}
 	return out
 	//lab:else
+	// todo.Missing("lab3", "take the expired timers off the head")
 	// return nil
 	//lab:end
 }

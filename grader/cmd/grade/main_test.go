@@ -271,3 +271,32 @@ func TestPrivateHome(t *testing.T) {
 	assert.Contains(t, errOut, "grading a copy")
 	assert.Contains(t, out, "PASS    server/relay")
 }
+
+// TestNextStep: the next step is the first task of the lab in progress whose
+// stub is still in its file; once none is, the first failure.
+func TestNextStep(t *testing.T) {
+	top := t.TempDir()
+	dir := filepath.Join(top, "labs")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "client"), 0o755))
+	tsv := "# header\n" +
+		"1\tclient\t1\t2\tlabs/client/main.go\tconnectTo\ttodo.Missing(\"lab1\", \"connect\")\n" +
+		"1\tclient\t2\t2\tlabs/client/main.go\tchat\ttodo.Missing(\"lab1\", \"loop\")\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tasks.tsv"), []byte(tsv), 0o644))
+	src := filepath.Join(dir, "client", "main.go")
+	tests, err := suite.Select("client", "")
+	require.NoError(t, err)
+	results := []suite.Result{{Test: tests[0], Status: suite.Pass, Score: tests[0].Points}, {Test: tests[1], Status: suite.Fail}}
+	assert.Equal(t, "client", inProgress(results))
+
+	require.NoError(t, os.WriteFile(src, []byte("todo.Missing(\"lab1\", \"connect\")\ntodo.Missing(\"lab1\", \"loop\")\n"), 0o644))
+	assert.Equal(t, "next: labs/client/main.go, connectTo (lab 1, task 1 of 2)", nextStep(dir, "client", results))
+	require.NoError(t, os.WriteFile(src, []byte("written\ntodo.Missing(\"lab1\", \"loop\")\n"), 0o644))
+	assert.Equal(t, "next: labs/client/main.go, chat (lab 1, task 2 of 2)", nextStep(dir, "client", results))
+	require.NoError(t, os.WriteFile(src, []byte("all written\n"), 0o644))
+	assert.Equal(t, "next: every task of lab client is written; fix "+tests[1].Name+" first (its failure is above)", nextStep(dir, "client", results))
+
+	results[1] = suite.Result{Test: tests[1], Status: suite.Pass, Score: tests[1].Points}
+	assert.Equal(t, "", inProgress(results))
+	assert.Equal(t, "next: nothing: every lab graded is at full marks", nextStep(dir, "", results))
+	assert.Equal(t, "TODO(lab1): x (labs/a.go, f): not written yet", todoLine("noise\nTODO(lab1): x (labs/a.go, f): not written yet\n"))
+}

@@ -1,26 +1,42 @@
 // Command mklabs writes the students' skeletons, labs/, from the reference
 // solutions, solutions/. It is how labs/ is made; never edit labs/ by hand.
 //
-//	mklabs [-solutions DIR] [-labs DIR] [-fill lab1,lab2] [-check]
+//	mklabs [-solutions DIR] [-labs DIR] [-scaffold guided|outline] [-fill lab1,lab2.3] [-check]
 //
 // In solutions/, the code students write stands between markers, below the
-// TODO comment they will see:
+// TODO comment they will see; the number is the task's place in its lab,
+// the order in which a running program reaches it:
 //
 //	// TODO(lab2): what to do, which system calls, a hint.
-//	//lab:begin lab2
+//	//lab:begin lab2 3
 //	... the reference code ...
 //	//lab:else
-//	// return -1, todo("lab2: create the listening socket")
+//	// todo.Missing("lab2", "accept one connection")
+//	// return -1, "", nil
 //	//lab:end
 //
 // In labs/, each region becomes its stub: the lines after //lab:else, with
-// their comment marks taken off, so that the skeleton compiles (and fails
-// its tests quickly, never hangs). -fill keeps the reference code of the
-// given labs (lab2) or tasks (lab2.1: the region marked "//lab:begin lab2 1")
-// instead, to check that filling a lab's TODOs raises its score, or to make a
-// half-done lab for the grader's benchmark.
-// A file that starts with //lab:omit is solution-only (the epoll baseline)
-// and is left out of labs/.
+// their comment marks taken off. Every stub is one todo.Missing call naming
+// the region's lab, then at most a return: the skeleton compiles, and stops
+// with its TODO line the moment it needs the code (never hangs or spins).
+//
+// An //outline:begin lab2 4.5 ... //outline:else ... //outline:end region,
+// a whole function body, is the student's only with -scaffold outline, where
+// the student writes the design too; its TODO comment is in its stub. In the
+// guided scaffolding its code is kept, and the //lab: regions inside it are
+// the student's as usual.
+//
+// -fill keeps the reference code of the given labs (lab2) or tasks (lab2.3)
+// instead, to check that filling a lab's TODOs raises its score, or to make
+// a half-done lab for the grader's benchmark. A file that starts with
+// //lab:omit is solution-only (the epoll baseline) and is left out of labs/.
+//
+// Each skeleton file with a task opens with what is the student's in it and
+// what is given. labs/tasks.tsv lists the tasks for the grader's "next:"
+// line, and the handouts' task lists and grading tables are regenerated.
+// mklabs fails when a stub has another form, when a TODO names something
+// only the solution declares, or when a skeleton's package doc calls it a
+// reference.
 //
 // Imports of chatlab/solutions/... become chatlab/labs/..., imports left
 // unused by a stub are dropped, and test files are not copied: the grader is
@@ -36,36 +52,43 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"chatlab/grader/report"
-
-	"golang.org/x/tools/imports"
 )
 
 func main() {
 	src := flag.String("solutions", "solutions", "the reference solutions")
 	dst := flag.String("labs", "labs", "where the skeletons go")
-	fill := flag.String("fill", "", "labs (lab2) or single tasks (lab2.1) whose regions keep the reference code, e.g. lab1,lab2.1,lab2.2")
+	scaffold := flag.String("scaffold", Guided, "how much is given: guided (the design given, the student fills regions) or outline (the student writes the design)")
+	fill := flag.String("fill", "", "labs (lab2) or single tasks (lab2.3) whose regions keep the reference code, e.g. lab1,lab2.1,lab2.2")
 	check := flag.Bool("check", false, "compare with -labs instead of writing it")
-	handouts := flag.String("handouts", "handouts", "the handouts whose grading tables are regenerated (empty: none)")
+	handouts := flag.String("handouts", "handouts", "the handouts whose grading tables and task lists are regenerated (empty: none)")
 	flag.Parse()
-	if *handouts != "" {
-		tasks, err := todoTasks(*src)
-		if err == nil {
-			err = generatedSections(*handouts, *check, tasks)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "mklabs:", err)
-			os.Exit(1)
-		}
-	}
-	files, err := generate(*src, strings.Split(*fill, ","))
-	if err != nil {
+	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "mklabs:", err)
 		os.Exit(1)
 	}
+	if *scaffold != Guided && *scaffold != Outline {
+		fail(fmt.Errorf("-scaffold %q: want %s or %s", *scaffold, Guided, Outline))
+	}
+	k, err := generate(*src, level{scaffold: *scaffold, fill: strings.Split(*fill, ",")})
+	if err != nil {
+		fail(err)
+	}
+	if *handouts != "" {
+		// The handouts' task lists are the whole lists, whatever is filled.
+		all := k
+		if *fill != "" {
+			if all, err = generate(*src, level{scaffold: *scaffold}); err != nil {
+				fail(err)
+			}
+		}
+		if err := generatedSections(*handouts, *check, all.markdown); err != nil {
+			fail(err)
+		}
+	}
+	files := k.files
 	if *check {
 		if diffs := compare(*dst, files); len(diffs) > 0 {
 			fmt.Fprintf(os.Stderr, "mklabs: %s is not what the generator makes from %s (run make labs):\n  %s\n",
@@ -75,8 +98,7 @@ func main() {
 		return
 	}
 	if err := os.RemoveAll(*dst); err != nil {
-		fmt.Fprintln(os.Stderr, "mklabs:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	for rel, b := range files {
 		path := filepath.Join(*dst, rel)
@@ -84,8 +106,7 @@ func main() {
 			err = os.WriteFile(path, b, 0o644)
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "mklabs:", err)
-			os.Exit(1)
+			fail(err)
 		}
 	}
 }
@@ -98,73 +119,9 @@ var sections = []struct{ begin, end string }{
 	{"<!-- tasks: ", "<!-- end of tasks -->"},
 }
 
-// todoTasks returns, by lab, a numbered Markdown list of the TODOs of the
-// solutions' marked regions: where each is and what it asks.
-func todoTasks(src string) (map[string]string, error) {
-	type task struct {
-		step int
-		line string
-	}
-	byLab := map[string][]task{}
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		lines := strings.Split(string(b), "\n")
-		fn := ""
-		for i, l := range lines {
-			if strings.HasPrefix(l, "func ") {
-				fn = strings.TrimSuffix(strings.TrimPrefix(l, "func "), " {")
-				if k := strings.Index(fn, "("); k == 0 { // a method: keep its name
-					fn = fn[strings.Index(fn, ")")+2:]
-				}
-				fn = fn[:strings.IndexAny(fn+"(", "(")]
-			}
-			t := strings.TrimSpace(l)
-			if !strings.HasPrefix(t, "//lab:begin ") {
-				continue
-			}
-			fields := strings.Fields(strings.TrimPrefix(t, "//lab:begin "))
-			lab, step := fields[0], 1000
-			if len(fields) > 1 {
-				step, _ = strconv.Atoi(fields[1])
-			}
-			var text []string // the comment lines just above, from the TODO on
-			for j := i - 1; j >= 0; j-- {
-				c := strings.TrimSpace(lines[j])
-				if !strings.HasPrefix(c, "//") {
-					break
-				}
-				text = append([]string{strings.TrimSpace(strings.TrimPrefix(c, "//"))}, text...)
-				if strings.HasPrefix(c, "// TODO(") {
-					break
-				}
-			}
-			todo := strings.TrimSpace(strings.TrimPrefix(strings.Join(text, " "), "TODO("+lab+"):"))
-			byLab[lab] = append(byLab[lab], task{step, fmt.Sprintf("`labs/%s`, `%s`: %s", filepath.ToSlash(rel), fn, todo)})
-		}
-		return nil
-	})
-	out := map[string]string{}
-	for lab, tasks := range byLab {
-		slices.SortStableFunc(tasks, func(a, b task) int { return a.step - b.step })
-		var b strings.Builder
-		for i, t := range tasks {
-			fmt.Fprintf(&b, "%d. %s\n", i+1, t.line)
-		}
-		out[lab] = b.String()
-	}
-	return out, err
-}
-
 // generatedSections regenerates (or, with check, verifies) the generated
 // sections of the Markdown files of dir.
-func generatedSections(dir string, check bool, tasks map[string]string) error {
+func generatedSections(dir string, check bool, tasks func(lab string) string) error {
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.md"))
 	for _, path := range paths {
 		b, err := os.ReadFile(path)
@@ -183,7 +140,7 @@ func generatedSections(dir string, check bool, tasks map[string]string) error {
 				lab = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(lab), "-->"))
 				body := report.Table(lab)
 				if k == 1 {
-					body = tasks[lab]
+					body = tasks(lab)
 				}
 				out = append(out, strings.Split(strings.TrimRight(body, "\n"), "\n")...)
 				for i++; i < len(lines) && lines[i] != sec.end; i++ {
@@ -206,109 +163,6 @@ func generatedSections(dir string, check bool, tasks map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// generate returns the skeleton files, by path relative to the labs folder.
-func generate(src string, fill []string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if bytes.HasPrefix(b, []byte("//lab:omit")) { // solution-only, as the epoll baseline
-			return nil
-		}
-		out, err := skeleton(b, fill)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if out, err = imports.Process(rel, out, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: false}); err != nil {
-			return fmt.Errorf("%s: the skeleton does not parse: %w", path, err)
-		}
-		files[rel] = out
-		return nil
-	})
-	files["README.md"] = []byte(labsReadme)
-	return files, err
-}
-
-const labsReadme = `# labs: your code
-
-These are the skeletons you fill in: each ` + "`TODO(labN)`" + ` says what to write.
-Build and grade with ` + "`make grade`" + ` at the top of the kit.
-
-(Instructors: this folder is generated from solutions/ by ` + "`make labs`" + `; edit
-the solutions and regenerate. ` + "`make labs-check`" + ` fails when the two differ.)
-`
-
-// skeleton replaces the marked regions of one file.
-func skeleton(b []byte, fill []string) ([]byte, error) {
-	var out bytes.Buffer
-	lines := strings.Split(string(b), "\n")
-	for i := 0; i < len(lines); i++ {
-		line := lines[i]
-		trimmed := strings.TrimSpace(line)
-		if !strings.HasPrefix(trimmed, "//lab:begin") {
-			out.WriteString(strings.ReplaceAll(line, `"chatlab/solutions/`, `"chatlab/labs/`))
-			if i < len(lines)-1 {
-				out.WriteByte('\n')
-			}
-			continue
-		}
-		fields := strings.Fields(strings.TrimPrefix(trimmed, "//lab:begin"))
-		if len(fields) == 0 {
-			return nil, fmt.Errorf("line %d: //lab:begin needs a lab", i+1)
-		}
-		lab := fields[0] // then, optionally, the task's step number
-		var code, stub []string
-		inStub := false
-		j := i + 1
-		for ; j < len(lines); j++ {
-			t := strings.TrimSpace(lines[j])
-			if t == "//lab:end" {
-				break
-			}
-			if t == "//lab:else" {
-				inStub = true
-				continue
-			}
-			if strings.HasPrefix(t, "//lab:") {
-				return nil, fmt.Errorf("line %d: %s inside a region", j+1, t)
-			}
-			if inStub {
-				stub = append(stub, uncomment(lines[j]))
-			} else {
-				code = append(code, strings.ReplaceAll(lines[j], `"chatlab/solutions/`, `"chatlab/labs/`))
-			}
-		}
-		if j == len(lines) {
-			return nil, fmt.Errorf("line %d: //lab:begin without //lab:end", i+1)
-		}
-		keep := stub
-		if slices.Contains(fill, lab) || (len(fields) > 1 && slices.Contains(fill, lab+"."+fields[1])) {
-			keep = code
-		}
-		for _, l := range keep {
-			out.WriteString(l + "\n")
-		}
-		i = j
-	}
-	return out.Bytes(), nil
-}
-
-// uncomment takes the comment mark off a stub line, keeping its indent.
-func uncomment(line string) string {
-	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-	rest := strings.TrimPrefix(strings.TrimLeft(line, " \t"), "//")
-	return indent + strings.TrimPrefix(rest, " ")
 }
 
 // compare lists how dir differs from files.

@@ -22,10 +22,10 @@ func TestMain(m *testing.M) { os.Exit(harness.Main(m, func(string) error { retur
 // TestLabsAreGenerated: labs/ is exactly what the generator makes from
 // solutions/, so the two cannot drift.
 func TestLabsAreGenerated(t *testing.T) {
-	files, err := generate(filepath.Join(root, "solutions"), nil)
+	k, err := generate(filepath.Join(root, "solutions"), level{scaffold: Guided})
 	require.NoError(t, err)
-	assert.Empty(t, compare(filepath.Join(root, "labs"), files), "run make labs")
-	for rel, b := range files {
+	assert.Empty(t, compare(filepath.Join(root, "labs"), k.files), "run make labs")
+	for rel, b := range k.files {
 		assert.NotContains(t, string(b), "//lab:", "%s: a marker was left in", rel)
 		assert.NotContains(t, string(b), "chatlab/solutions/", "%s: imports the solutions", rel)
 	}
@@ -33,26 +33,89 @@ func TestLabsAreGenerated(t *testing.T) {
 
 // TestHandoutTables: each handout's grading table is the grader's.
 func TestHandoutTables(t *testing.T) {
-	tasks, err := todoTasks(filepath.Join(root, "solutions"))
+	k, err := generate(filepath.Join(root, "solutions"), level{scaffold: Guided})
 	require.NoError(t, err)
-	require.NoError(t, generatedSections(filepath.Join(root, "handouts"), true, tasks))
-	assert.Contains(t, tasks["lab1"], "`labs/client/main.go`, `connectTo`: create a TCP socket")
+	require.NoError(t, generatedSections(filepath.Join(root, "handouts"), true, k.markdown))
+	assert.Contains(t, k.markdown("lab1"), "1. `labs/client/main.go`, `connectTo`: create a TCP socket")
 	b, err := os.ReadFile(filepath.Join(root, "handouts", "lab3-shm.md"))
-	assert.Contains(t, string(b), tasks["lab3"])
+	assert.Contains(t, string(b), k.markdown("lab3"))
 	require.NoError(t, err)
 	assert.Contains(t, string(b), report.Table("shm"))
 }
 
+// TestSkeletonRegions: a region becomes its stub, or keeps its code when
+// filled; an outline region takes its lab regions with it.
 func TestSkeletonRegions(t *testing.T) {
-	src := []byte("package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\t//lab:begin lab9\n\treturn 42\n\t//lab:else\n\t// return 0\n\t//lab:end\n}\n")
-	got, err := skeleton(src, nil)
+	src := "package p\n\nfunc f() int {\n\t//outline:begin lab9 1\n\t// TODO(lab9): do it\n\t//lab:begin lab9 2\n\treturn 42\n\t//lab:else\n\t// todo.Missing(\"lab9\", \"it\")\n\t// return 0\n\t//lab:end\n\t//outline:else\n\t// // TODO(lab9): all of f\n\t// todo.Missing(\"lab9\", \"f\")\n\t// return 0\n\t//outline:end\n}\n"
+	lines := strings.Split(src, "\n")
+	rs, err := scan(lines)
 	require.NoError(t, err)
-	assert.Equal(t, "package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\treturn 0\n}\n", string(got))
-	got, err = skeleton(src, []string{"lab9"})
+	got := string(level{scaffold: Guided}.skeleton(lines, rs))
+	assert.Equal(t, "package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\ttodo.Missing(\"lab9\", \"it\")\n\treturn 0\n}\n", got)
+	got = string(level{scaffold: Outline}.skeleton(lines, rs))
+	assert.Equal(t, "package p\n\nfunc f() int {\n\t// TODO(lab9): all of f\n\ttodo.Missing(\"lab9\", \"f\")\n\treturn 0\n}\n", got)
+	for _, scaffold := range []string{Guided, Outline} {
+		got = string(level{scaffold: scaffold, fill: []string{"lab9"}}.skeleton(lines, rs))
+		assert.Equal(t, "package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\treturn 42\n}\n", got, scaffold)
+	}
+	assert.Equal(t, "it", level{scaffold: Guided}.tasks("p.go", lines, rs)[0].what())
+	assert.Equal(t, "f", level{scaffold: Outline}.tasks("p.go", lines, rs)[0].what())
+}
+
+// TestStubDiscipline: mklabs refuses a stub of another form, a TODO that
+// names what only the solution declares, and a skeleton called a reference.
+func TestStubDiscipline(t *testing.T) {
+	for _, bad := range []struct{ src, err string }{
+		{"package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\t//lab:begin lab9 1\n\treturn 42\n\t//lab:else\n\t// return 0\n\t//lab:end\n}\n", "the stub must be todo.Missing"},
+		{"package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\t//lab:begin lab9 1\n\treturn 42\n\t//lab:else\n\t// todo.Missing(\"lab8\", \"it\")\n\t// return 0\n\t//lab:end\n}\n", "the stub must be todo.Missing"},
+		{"package p\n\nfunc f() int {\n\t// TODO(lab9): do it\n\t//lab:begin lab9 1\n\treturn 42\n\t//lab:else\n\t// panic(\"TODO(lab9)\")\n\t//lab:end\n}\n", "the stub must be todo.Missing"},
+		{"package p\n\nfunc f() int {\n\t//lab:begin lab9 1\n\treturn 42\n\t//lab:else\n\t// todo.Missing(\"lab9\", \"it\")\n\t// return 0\n\t//lab:end\n}\n", `needs a "TODO(lab9):" comment`},
+		{"package p\n\nfunc f() int {\n\t// TODO(lab9): count with totalCount, then return it\n\t//lab:begin lab9 1\n\ttotalCount := 42\n\treturn totalCount\n\t//lab:else\n\t// todo.Missing(\"lab9\", \"it\")\n\t// return 0\n\t//lab:end\n}\n", `names "totalCount", which only the solution declares`},
+		{"// Package p is lab 9's reference.\npackage p\n", "its package doc says \"reference\""},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "p"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "p", "p.go"), []byte(bad.src), 0o644))
+		_, err := generate(dir, level{scaffold: Guided})
+		assert.ErrorContains(t, err, bad.err, bad.src)
+	}
+}
+
+// TestOutline: the outline kit leaves the design to the student. Filled, it
+// is the guided kit filled, line for line (which TestFillingRaisesScore
+// grades to full marks); lab 2 keeps at most 70% of the guided kit's lines.
+func TestOutline(t *testing.T) {
+	src := filepath.Join(root, "solutions")
+	all := []string{"lab1", "lab2", "lab3"}
+	g, err := generate(src, level{scaffold: Guided, fill: all})
 	require.NoError(t, err)
-	assert.Contains(t, string(got), "return 42")
-	_, err = skeleton([]byte("//lab:begin lab1\nx\n"), nil)
-	assert.ErrorContains(t, err, "without //lab:end")
+	o, err := generate(src, level{scaffold: Outline, fill: all})
+	require.NoError(t, err)
+	for rel, b := range g.files {
+		if rel != "tasks.tsv" {
+			assert.Equal(t, string(b), string(o.files[rel]), rel)
+		}
+	}
+	g, err = generate(src, level{scaffold: Guided})
+	require.NoError(t, err)
+	o, err = generate(src, level{scaffold: Outline})
+	require.NoError(t, err)
+	count := func(k *kit, lab string) (n int) {
+		files := map[string]bool{}
+		for _, t := range k.tasks[lab] {
+			files[t.file] = true
+		}
+		for f := range files {
+			n += strings.Count(string(k.files[f]), "\n")
+		}
+		return n
+	}
+	gl, ol := count(g, "lab2"), count(o, "lab2")
+	t.Logf("lab 2: %d lines in the guided kit's files, %d in the outline's (%.0f%%)", gl, ol, 100*float64(ol)/float64(gl))
+	assert.LessOrEqual(t, ol*100, gl*70, "outline lab 2 keeps more than 70%% of guided's lines")
+	assert.Greater(t, len(o.tasks["lab2"]), len(g.tasks["lab2"]))
+	assert.Contains(t, string(o.files["server/child.go"]), `todo.Missing("lab2", "the child's loop")`)
+	assert.NotContains(t, string(o.files["server/child.go"]), "c.drain.Observe")
 }
 
 // TestFillingRaisesScore generates the skeletons into a copy of the module,
@@ -61,18 +124,23 @@ func TestSkeletonRegions(t *testing.T) {
 // lab filled takes its own lab to full marks.
 func TestFillingRaisesScore(t *testing.T) {
 	for _, step := range []struct {
-		fill string
-		lab  string
-		min  int // the lab's score must reach this
-		max  int // and stay at or below this
+		scaffold string
+		fill     string
+		lab      string
+		min      int // the lab's score must reach this
+		max      int // and stay at or below this
 	}{
-		{"", "client,server,shm", 0, 10},
-		{"lab1", "client", suite.Points("client"), suite.Points("client")},
-		{"lab1,lab2", "server", suite.Points("server"), suite.Points("server")},
-		{"lab1,lab2,lab3", "shm", suite.Points("shm"), suite.Points("shm")},
+		{Guided, "", "client", 0, 3},
+		{Guided, "", "server", 0, 3},
+		{Guided, "", "shm", 0, 3},
+		{Outline, "lab1", "server", 0, 3},
+		{Outline, "lab1", "shm", 0, 3},
+		{Guided, "lab1", "client", suite.Points("client"), suite.Points("client")},
+		{Guided, "lab1,lab2", "server", suite.Points("server"), suite.Points("server")},
+		{Guided, "lab1,lab2,lab3", "shm", suite.Points("shm"), suite.Points("shm")},
 	} {
-		t.Run("fill="+step.fill, func(t *testing.T) {
-			bins := buildLabs(t, step.fill)
+		t.Run(step.scaffold+"/fill="+step.fill+"/"+step.lab, func(t *testing.T) {
+			bins := buildLabs(t, step.scaffold, step.fill)
 			tests, err := suite.Select(step.lab, "")
 			require.NoError(t, err)
 			cfg := suite.Config{Server: []string{bins["server"]}, ShmServer: []string{bins["shmserver"]}, Client: []string{bins["client"]}}
@@ -83,7 +151,7 @@ func TestFillingRaisesScore(t *testing.T) {
 			score, _ := report.Totals(results)
 			var out strings.Builder
 			report.Summary(&out, results)
-			t.Logf("labs filled: %q\n%s", step.fill, out.String())
+			t.Logf("%s kit, labs filled: %q\n%s", step.scaffold, step.fill, out.String())
 			assert.GreaterOrEqual(t, score, step.min)
 			assert.LessOrEqual(t, score, step.max)
 		})
@@ -92,15 +160,15 @@ func TestFillingRaisesScore(t *testing.T) {
 
 // buildLabs writes the skeletons (with fill's regions kept) into a copy of
 // the module and builds the three programs.
-func buildLabs(t *testing.T, fill string) map[string]string {
+func buildLabs(t *testing.T, scaffold, fill string) map[string]string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "chatlab-labs-")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755))
-	files, err := generate(filepath.Join(root, "solutions"), strings.Split(fill, ","))
+	k, err := generate(filepath.Join(root, "solutions"), level{scaffold: scaffold, fill: strings.Split(fill, ",")})
 	require.NoError(t, err)
-	for rel, b := range files {
+	for rel, b := range k.files {
 		path := filepath.Join(dir, "labs", rel)
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, b, 0o644))
