@@ -141,11 +141,11 @@ grade-many: build ## grade the reference programs N times (N=20): every run must
 
 fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 	@mkdir -p $(BIN)/fixtures
-	for d in OK SIGPIPE NO_REAP LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT OTHER_FORMAT OTHER_FORMAT_NO_REAP BUSY_POLL BIG_FRAMES NO_KICK NUL_CSTRING NO_REUSEADDR DROP_FINAL_LINE NO_TELNET NO_TELNET_REPLY TELNET_PER_READ TELNET_ANSWER_ALL TELNET_MIDLINE STRIP_CR; do \
+	for d in OK SIGPIPE NO_REAP REAP_ONCE LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT OTHER_FORMAT OTHER_FORMAT_NO_REAP BUSY_POLL BIG_FRAMES NO_KICK NUL_CSTRING NO_REUSEADDR DROP_FINAL_LINE NO_TELNET NO_TELNET_REPLY TELNET_PER_READ TELNET_ANSWER_ALL TELNET_MIDLINE STRIP_CR; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_server_$$d fixtures/broken/c/server.c || exit 1; done
 	for d in OK TURNS BUSY FULL_BUFFER BANNER NO_NEWLINE NO_C1 IPV4_ONLY HOLD_PARTIAL; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_client_$$d fixtures/broken/c/client.c || exit 1; done
-	for d in OK ONE_SLOT NO_UNLINK NO_TIMERS TEXT_IN_PIPES; do \
+	for d in OK ONE_SLOT NO_UNLINK NO_TIMERS ADJUST_IN_PLACE TEXT_IN_PIPES; do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_shmserver_$$d fixtures/broken/c/shmserver.c || exit 1; done
 	gcc -O2 -Wall -DVARIANT_OTHER_NAME -o $(BIN)/fixtures/c_shmserver_OTHER_NAME fixtures/broken/c/shmserver.c
 	$(GO) build -o $(BIN)/fixtures/threads ./fixtures/broken/threads

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -298,8 +299,35 @@ func (p *Proc) KillTree() []procfs.Stat {
 		for _, path := range shm {
 			os.Remove(path)
 		}
+		// An object made by a process that died before it was seen to map
+		// it (a skeleton that stops at a TODO just after shm_open) is found
+		// by its name, when the name ends with the pid of one of the tree
+		// (chatlab-PID, as the handout suggests).
+		pids := []int{p.Pid}
+		for pid := range p.related {
+			pids = append(pids, pid)
+		}
+		removeShmNamedAfter(pids)
 	})
 	return left
+}
+
+// removeShmNamedAfter removes the /dev/shm objects whose names end with one
+// of pids, after a non-digit: "chatlab-1234" for 1234, not "x11234".
+func removeShmNamedAfter(pids []int) {
+	ents, err := os.ReadDir("/dev/shm")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		for _, pid := range pids {
+			suffix := strconv.Itoa(pid)
+			if rest, ok := strings.CutSuffix(name, suffix); ok && rest != "" && (rest[len(rest)-1] < '0' || rest[len(rest)-1] > '9') {
+				os.Remove(filepath.Join("/dev/shm", name))
+			}
+		}
+	}
 }
 
 // shmObjects returns the /dev/shm objects mapped by the program and its

@@ -69,3 +69,21 @@ func TestEventuallyTimesOut(t *testing.T) {
 	err := Eventually(20*time.Millisecond, "nothing", func() (bool, error) { return false, nil })
 	assert.ErrorContains(t, err, "waiting for nothing: not within 20ms")
 }
+
+// TestKillTreeRemovesShmNamedAfterTheTree: an object made by a program that
+// exits before anyone sees it mapped (a skeleton stopping at a TODO just
+// after shm_open) is removed by its name; another is left alone.
+func TestKillTreeRemovesShmNamedAfterTheTree(t *testing.T) {
+	other := "/dev/shm/chatlab-test-other-1x"
+	require.NoError(t, os.WriteFile(other, nil, 0o600))
+	t.Cleanup(func() { os.Remove(other) })
+	p, err := Start("/bin/sh", []string{"-c", "touch /dev/shm/chatlab-$$; exit 3"}, Options{})
+	require.NoError(t, err)
+	mine := fmt.Sprintf("/dev/shm/chatlab-%d", p.Pid)
+	t.Cleanup(func() { os.Remove(mine) })
+	require.True(t, p.Wait(5*time.Second))
+	require.FileExists(t, mine)
+	p.KillTree()
+	assert.NoFileExists(t, mine)
+	assert.FileExists(t, other)
+}

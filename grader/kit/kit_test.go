@@ -120,6 +120,24 @@ func TestHandout(t *testing.T) {
 	assert.NotContains(t, string(out), "server/relay", "the details of a lab not in progress")
 	assert.Regexp(t, `(?m)^next: labs/client/main.go, connectTo \(lab 1, task 1 of 3\)$`, string(out))
 	assert.Less(t, strings.Count(string(out), "\n"), 60, "one screen or so")
+	// A lab that does not compile fails its own tests, with the compiler's
+	// output; the others are graded all the same.
+	child := filepath.Join(kit, "labs", "server", "child.go")
+	orig := readFile(t, child)
+	require.NoError(t, os.WriteFile(child, []byte(orig+"\nfunc broken() { undefinedThing() }\n"), 0o644))
+	grade = exec.Command("make", "-s", "grade")
+	grade.Dir = kit
+	out, _ = grade.CombinedOutput()
+	t.Logf("make grade with labs/server not compiling:\n%s", out)
+	assert.Contains(t, string(out), "undefined: undefinedThing")
+	assert.Regexp(t, fmt.Sprintf(`(?m)^lab client +[0-9]+/%d `, suite.Points("client")), string(out), "lab 1 is graded all the same")
+	assert.Regexp(t, `(?m)^next: labs/client/main.go, connectTo`, string(out))
+	grade = exec.Command("make", "-s", "grade", "LAB=server")
+	grade.Dir = kit
+	out, _ = grade.CombinedOutput()
+	assert.Regexp(t, `(?m)^next: make lab server compile`, string(out))
+	require.NoError(t, os.WriteFile(child, []byte(orig), 0o644))
+
 	head, _, _ := strings.Cut(readFile(t, filepath.Join(kit, "labs", "sockets", "sockets.go")), "package sockets")
 	assert.Contains(t, head, "Listen (lab 2, task 2 of 7): socket, bind and listen", "the file opens with the student's tasks")
 	assert.Contains(t, head, "Given, to read and call, not to change: AddrString")
@@ -156,7 +174,7 @@ func TestOutlineHandout(t *testing.T) {
 	kit := filepath.Join(dist, "kit", "chatlab")
 	child := readFile(t, filepath.Join(kit, "labs", "server", "child.go"))
 	assert.Contains(t, child, `todo.Missing("lab2", "the child's loop")`)
-	assert.NotContains(t, child, "c.drain.Observe(", "the child's loop is the student's")
+	assert.NotContains(t, child, "if kick, c.recheck = c.drain.Observe(", "the child's loop is the student's")
 	lab2 := readFile(t, filepath.Join(kit, "handouts", "lab2-server.md"))
 	assert.Contains(t, lab2, "`labs/server/child.go`, `run`: the child's loop")
 	assert.NotContains(t, readFile(t, filepath.Join(root, "handouts", "lab2-server.md")), "`labs/server/child.go`, `run`:", "the instructor's handouts are the guided kit's")

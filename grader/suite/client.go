@@ -125,7 +125,7 @@ func (t *T) startClientAt(host string) *session {
 	t.Check(err, Failure{
 		Did:      "started " + s.cmd,
 		Expected: "a connection to " + where,
-		Got:      fmt.Sprintf("none within %v (%v); client stderr: %q", wait, err, abbrev(s.proc.Stderr())),
+		Got:      connectGot(err, s.proc, abbrev(s.proc.Stderr())),
 		Hint:     t.lang.connectHint(host),
 		ByHand:   "nc -l 5015 in one terminal (nc -6 -l ::1 5015 for IPv6), your client " + host + " 5015 in another",
 	})
@@ -443,7 +443,8 @@ func testPrintsIdle(t *T) {
 			f.Hint = "wait for stdin and the socket at once (poll/select, or two processes): a client blocked in read(stdin) reads and prints nothing"
 		case strings.Contains(atExit, want):
 			f.Got += "; it read them, and they appeared only when it exited: " + strconv.Quote(abbrev(atExit))
-			f.Hint = "stdout into a pipe or file is fully buffered: fflush(stdout) after each line, or setvbuf(stdout, NULL, _IOLBF, 0), or write(1, ...) directly"
+			f.Hint = t.lang.pick("stdout into a pipe or file is fully buffered: fflush(stdout) after each line, or setvbuf(stdout, NULL, _IOLBF, 0), or write(1, ...) directly",
+				"what you print must leave at once: write to os.Stdout (or fd 1) directly, or Flush a bufio.Writer after each read")
 		default:
 			f.Got += fmt.Sprintf("; it read them, and printed %q by its exit", abbrev(atExit))
 			f.Hint = "print every byte read from the socket (less escape sequences) to stdout"
@@ -472,7 +473,8 @@ func testServerClose(t *T) {
 	start := time.Now()
 	s.server.Close()
 	s.waitExit("the server sent \"* server shutting down\" and closed the connection", time.Second-time.Since(start), 0,
-		"read() returning 0 on the socket means the server closed: say so on stderr and exit(0)")
+		t.lang.pick("read() returning 0 on the socket means the server closed: say so on stderr and exit(0)",
+			"a read of 0 bytes on the socket means the server closed: say so on stderr and exit with status 0 (return 0 from chat)"))
 	if got := s.proc.Stdout(); !strings.Contains(got, "* server shutting down\n") {
 		s.fail(Failure{Did: "the server said goodbye and closed", Expected: "the goodbye line is printed before exiting",
 			Got: strconv.Quote(got), Hint: "print everything read from the socket before handling the end of the connection"})
@@ -485,7 +487,8 @@ func testStdinEOF(t *T) {
 	s.stdin.Close()
 	s.stdin = nil
 	t.Logf("closed the client's stdin (the user typed Ctrl-D)")
-	s.waitExit("end of stdin", wait, 0, "read() returning 0 on stdin means the user is done: close the socket and exit(0)")
+	s.waitExit("end of stdin", wait, 0, t.lang.pick("read() returning 0 on stdin means the user is done: close the socket and exit(0)",
+		"a read of 0 bytes on stdin (fd 0) means the user is done: close the socket and exit with status 0"))
 	s.server.SetReadDeadline(time.Now().Add(wait))
 	if _, err := io.Copy(io.Discard, s.r); err != nil {
 		s.fail(Failure{Did: "end of stdin; the client exited", Expected: "the connection closed (EOF at the server)", Got: fmt.Sprint(err),
@@ -533,12 +536,13 @@ func testNoServer(t *T) {
 	p := t.start(argv, harness.Options{})
 	did := "started " + strings.Join(argv, " ") + " with nothing listening on the port"
 	if !p.Wait(wait) {
-		t.Fail(Failure{Did: did, Expected: "the client exits", Got: "still running", Hint: "when connect() fails, report it and exit(1)"})
+		t.Fail(Failure{Did: did, Expected: "the client exits", Got: "still running", Hint: t.lang.pick("when connect() fails, report it and exit(1)", "when unix.Connect fails, report it and exit with status 1 (os.Exit(1))")})
 	}
 	if code := p.ExitState().ExitCode(); code != 1 || strings.TrimSpace(p.Stderr()) == "" {
 		t.Fail(Failure{Did: did, Expected: "a message on stderr and exit status 1",
-			Got:  fmt.Sprintf("%v, stderr %q", p.ExitState(), abbrev(p.Stderr())),
-			Hint: "check connect()'s result: perror(\"connect\") or a message of your own, then exit(1)"})
+			Got: fmt.Sprintf("%v, stderr %q", p.ExitState(), abbrev(p.Stderr())),
+			Hint: t.lang.pick("check connect()'s result: perror(\"connect\") or a message of your own, then exit(1)",
+				"check unix.Connect's error: print it to stderr (fmt.Fprintln(os.Stderr, ...)), then os.Exit(1)")})
 	}
 	t.Logf("exit 1, stderr: %s", strings.TrimSpace(abbrev(p.Stderr())))
 }
@@ -658,6 +662,16 @@ func testClientUsage(t *T) {
 	l.Close()
 	for _, args := range [][]string{{}, {"127.0.0.1", "0"}, {"127.0.0.1", "65536"}, {"127.0.0.1", "port"}, {"127.0.0.1", free, "extra"}} {
 		t.exits(slices.Concat(t.cfg.Client, args), 2, fmt.Sprintf("started the client with arguments %q", args), "a usage error",
-			"check the arguments before anything else (HOST and an optional PORT from 1 to 65535): print what is wrong and \"usage: client HOST [PORT]\" to stderr, then exit(2)")
+			t.lang.pick("check the arguments before anything else (HOST and an optional PORT from 1 to 65535): print what is wrong and a usage line (\"usage: PROGRAM HOST [PORT]\") to stderr, then exit(2)",
+				"check the arguments before anything else (HOST and an optional PORT from 1 to 65535): print what is wrong and a usage line (\"usage: PROGRAM HOST [PORT]\") to stderr, then os.Exit(2)"))
 	}
+}
+
+// connectGot says what came of the client's connect: it exited first, or
+// nothing came within the wait.
+func connectGot(err error, p *harness.Proc, stderr string) string {
+	if p.Exited() {
+		return fmt.Sprintf("none: %v; its stderr: %q", err, stderr)
+	}
+	return fmt.Sprintf("none within %v (%v); client stderr: %q", wait, err, stderr)
 }

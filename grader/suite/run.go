@@ -103,6 +103,30 @@ func NotBuilt(test *Test, compilerOutput string) Result {
 	}}
 }
 
+// TodoLine returns the line a kit skeleton prints when it reaches a task
+// not written yet (todo.Missing, then exit status 3), if stderr holds one:
+// "TODO(lab1): socket and connect (labs/client/main.go, connectTo): not written yet".
+func TodoLine(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "TODO(lab") && strings.HasSuffix(l, ": not written yet") {
+			return l
+		}
+	}
+	return ""
+}
+
+// atTodo returns f with the hint a program stopped at an unwritten task
+// needs: that task, not the test's usual advice, which would mislead.
+func atTodo(f *Failure, stderr string) *Failure {
+	todo := TodoLine(stderr)
+	if f == nil || todo == "" {
+		return f
+	}
+	g := *f
+	g.Hint = "the program stopped at a task not written yet: " + todo + "; write it (make grade's next: line names the first one), then this test can run"
+	return &g
+}
+
 // Run runs test repeat times (stopping at the first failure) under cfg, each
 // time within the test's own deadline, and cleans up every process and
 // connection each run made, whatever happened.
@@ -122,7 +146,7 @@ func Run(test *Test, cfg Config, repeat int) Result {
 			if f == g.listenFailure {
 				note = "not run: the server did not listen (below)"
 			}
-			return Result{Test: test, Status: status, Runs: 1, Failed: 1, Failure: f, Stderr: g.stderr,
+			return Result{Test: test, Status: status, Runs: 1, Failed: 1, Failure: atTodo(f, g.stderr), Stderr: g.stderr,
 				Elapsed: time.Since(start), Notes: []string{note}, SameCause: !g.firstReport(f)}
 		}
 	}
@@ -149,6 +173,7 @@ func Run(test *Test, cfg Config, repeat int) Result {
 				}
 				res.Failure = &f
 			}
+			res.Failure = atTodo(res.Failure, res.Stderr)
 			break
 		}
 	}

@@ -260,7 +260,11 @@ func (sc *script) run(t *T) {
 				Hint: st.hint})
 		}
 	}
-	t.Logf("%s: %d steps as written in grader/suite/testdata/%s", sc.test.Name, len(sc.steps), sc.file)
+	steps := "steps"
+	if len(sc.steps) == 1 {
+		steps = "step"
+	}
+	t.Logf("%s: %d %s as written in grader/suite/testdata/%s", sc.test.Name, len(sc.steps), steps, sc.file)
 }
 
 // describe tells how to play the scenario by hand with nc.

@@ -233,14 +233,15 @@ func testBurstChurn(t *T) {
 
 func testIdleTimeout(t *T) {
 	s := t.startServer(harness.Options{}, "-idle", "1s")
-	c := s.join(nil, 2)
+	// user1 and user3 say nothing; user2, who joined between them, speaks
+	// every 200 ms: its timer moves past user3's, which must expire all
+	// the same (a list whose adjusted timers stay in place blocks it).
+	c := s.join(nil, 3)
 	idleSince := time.Now()
-	// user2 speaks every 200 ms (the scenario, not a synchronisation);
-	// user1 says nothing.
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
-		tick := time.NewTicker(200 * time.Millisecond)
+		tick := time.NewTicker(200 * time.Millisecond) // the scenario, not a synchronisation
 		defer tick.Stop()
 		for i := 0; ; i++ {
 			select {
@@ -253,33 +254,35 @@ func testIdleTimeout(t *T) {
 			}
 		}
 	}()
-	var got []string
 	deadline := idleSince.Add(3 * time.Second) // idle + 1 s, and a second of slack
-	for {
-		line, err := c[0].ReadLine(time.Until(deadline))
-		s.check(err, Failure{Did: "started the server with -idle 1s; user1 stays silent, user2 speaks every 200 ms",
-			Expected: "user1 gets \"* user1 timed out\" within 2 s",
-			Got:      fmt.Sprintf("nothing of the kind within %v of its last activity (%v); it got %q", time.Since(idleSince).Round(100*time.Millisecond), err, got),
-			Hint:     "keep a timer per client in a list sorted by expiry; a periodic SIGALRM (setitimer) checks the head and drops the expired"})
-		if strings.HasPrefix(line, "user2: ") {
-			continue
-		}
-		got = append(got, line)
-		if line == "* user1 timed out" {
-			break
-		}
-		if line == "* user2 timed out" {
-			t.Fail(Failure{Did: "user2 spoke every 200 ms", Expected: "user2 is not timed out", Got: strconv.Quote(line),
-				Hint: "sending a message resets the sender's timer (adjust it in the list)"})
+	for _, x := range []*wire.Conn{c[0], c[2]} {
+		var got []string
+		for {
+			line, err := x.ReadLine(time.Until(deadline))
+			s.check(err, Failure{Did: "started the server with -idle 1s; user1 and user3 stay silent, user2 (joined between them) speaks every 200 ms",
+				Expected: x.Name + " gets \"* " + x.Name + " timed out\" within 2 s",
+				Got:      fmt.Sprintf("nothing of the kind within %v of its last activity (%v); it got %q", time.Since(idleSince).Round(100*time.Millisecond), err, got),
+				Hint:     "keep a timer per client in a list sorted by expiry; a periodic SIGALRM (setitimer) checks the head and drops the expired; a timer that is reset moves back to its place, or it blocks the ones behind it"})
+			if strings.HasPrefix(line, "user2: ") {
+				continue
+			}
+			got = append(got, line)
+			if line == "* "+x.Name+" timed out" {
+				break
+			}
+			if line == "* user2 timed out" {
+				t.Fail(Failure{Did: "user2 spoke every 200 ms", Expected: "user2 is not timed out", Got: strconv.Quote(line),
+					Hint: "sending a message resets the sender's timer (adjust it in the list)"})
+			}
 		}
 	}
 	took := time.Since(idleSince)
 	if took > 2*time.Second {
-		t.Fail(Failure{Did: "-idle 1s; user1 silent", Expected: "timed out within 2 s", Got: took.String(),
+		t.Fail(Failure{Did: "-idle 1s; user1 and user3 silent", Expected: "both timed out within 2 s", Got: took.String(),
 			Hint: "the SIGALRM tick must be at most a second apart"})
 	}
 	t.Check(c[0].ExpectClosed(wait), Failure{Did: "user1 timed out", Expected: "its connection closed",
 		Hint: "after telling everyone, close the idle client's connection"})
-	s.expect(c[1], "user1 timed out", "everyone is told, user2 too", "* user1 timed out")
-	t.Logf("user1 timed out after %v; user2, active, stayed", took.Round(time.Millisecond))
+	s.expect(c[1], "user1 and user3 timed out", "everyone is told, user2 too", "* user1 timed out", "* user3 timed out")
+	t.Logf("user1 and user3 timed out within %v; user2, active, stayed", took.Round(time.Millisecond))
 }

@@ -1,14 +1,16 @@
 // labs/procs/procs.go (guided scaffolding)
 //
 // Yours to write here, each where its TODO comment is:
-//   - Reap (lab 2, task 7 of 7): reap the children that have exited
 //   - Spawn (lab 2, task 4 of 7): start the child: re-exec /proc/self/exe
+//   - Reap (lab 2, task 7 of 7): reap the children that have exited
 //
 // Given, to read and call, not to change: Pipe2, CloseInheritedOnExec, CheckFdLimit,
 // SignalPipe, ReadSignals, KillAndReap, Describe, WithoutEnv, SetComm.
 //
 // `make grade` says which task is next. Until you write it, a task's todo.Missing
-// call stops the program with its TODO line on stderr.
+// call stops the program with its TODO line on stderr. Add the imports your code
+// needs; once the last todo.Missing of this file is gone, delete the import of
+// chatlab/labs/todo too (Go refuses an unused import; goimports does both).
 
 // Package procs holds what a chatlab server does with processes, pipes and
 // signals: starting a child the Go way (re-executing its own binary, where C

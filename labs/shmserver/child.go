@@ -1,13 +1,15 @@
 // labs/shmserver/child.go (guided scaffolding)
 //
 // Yours to write here, each where its TODO comment is:
-//   - handle (lab 3, task 2 of 7): copy the message out of its slot
+//   - handle (lab 3, task 5 of 7): copy the message out of its slot
 //
 // Given, to read and call, not to change: runChild, want, run, drainInput, leave, hold,
 // take, handleLater, readParent, ackNow, place, flushUp, bye.
 //
 // `make grade` says which task is next. Until you write it, a task's todo.Missing
-// call stops the program with its TODO line on stderr.
+// call stops the program with its TODO line on stderr. Add the imports your code
+// needs; once the last todo.Missing of this file is gone, delete the import of
+// chatlab/labs/todo too (Go refuses an unused import; goimports does both).
 
 package main
 

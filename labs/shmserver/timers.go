@@ -1,14 +1,16 @@
 // labs/shmserver/timers.go (guided scaffolding)
 //
 // Yours to write here, each where its TODO comment is:
-//   - add (lab 3, task 4 of 7): insert a timer in expiry order
-//   - adjust (lab 3, task 5 of 7): move a timer back to its place
+//   - add (lab 3, task 2 of 7): insert a timer in expiry order
+//   - adjust (lab 3, task 3 of 7): move a timer back to its place
 //   - expire (lab 3, task 6 of 7): take the expired timers off the head
 //
 // Given, to read and call, not to change: insertAfter, remove, len.
 //
 // `make grade` says which task is next. Until you write it, a task's todo.Missing
-// call stops the program with its TODO line on stderr.
+// call stops the program with its TODO line on stderr. Add the imports your code
+// needs; once the last todo.Missing of this file is gone, delete the import of
+// chatlab/labs/todo too (Go refuses an unused import; goimports does both).
 
 package main
 
@@ -36,7 +38,7 @@ type timerList struct {
 
 // add inserts t in expiry order (after timers that expire at the same time).
 func (l *timerList) add(t *timer) {
-	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones): find the
+	// TODO(lab3): insert t so the list stays sorted by expiry: find the
 	// timer to put it after, then l.insertAfter (which counts it).
 	todo.Missing("lab3", "insert a timer in expiry order")
 }

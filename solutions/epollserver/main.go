@@ -116,8 +116,8 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 		}
 	}
 	logger.Printf("listening on %s:%d (pid %d, at most %d clients, one process)", cfg.Addr, cfg.Port, os.Getpid(), cfg.MaxClients)
-	if cfg.MaxRate > 0 {
-		logger.Printf("-max-rate %g: at most %g messages a second from each client", cfg.MaxRate, cfg.MaxRate)
+	if cfg.MaxRate > 0 || cfg.StripControls {
+		logger.Printf("class mode: -max-rate %g (0: none), -strip-controls %t", cfg.MaxRate, cfg.StripControls)
 	}
 	if cfg.Idle > 0 {
 		logger.Printf("-idle %v: inactivity timeouts are lab 3's; this server ignores them", cfg.Idle)

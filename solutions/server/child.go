@@ -73,10 +73,11 @@ func runChild(id int, rate float64, strip bool) int {
 	c := &child{id: id, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	return c.run()
 	//outline:else
-	// // TODO(lab2): set up the child, then run its loop: one P (runtime.GOMAXPROCS(1)); SIGPIPE,
-	// // SIGINT and SIGTERM ignored; named chat_userN (procs.SetComm); its three fds non-blocking
-	// // (exit 1 with a message if one is not there); urgent data in line (SO_OOBINLINE, for
-	// // telnet's synch).
+	// // TODO(lab2): set up the child, then return c.run(): one P (runtime.GOMAXPROCS(1));
+	// // SIGPIPE, SIGINT and SIGTERM ignored (signal.Ignore); named chat_userN (procs.SetComm);
+	// // its three fds non-blocking (exit 1 with a message if one is missing: started by hand);
+	// // urgent data in line (SO_OOBINLINE, for telnet's synch). The child: its id, strip, a 64
+	// // KiB buf, flow.NewLimiter(rate).
 	// todo.Missing("lab2", "set up the child")
 	// return 1
 	//outline:end
@@ -194,11 +195,19 @@ func (c *child) run() int {
 		}
 	}
 	//outline:else
-	// // TODO(lab2): the child's loop, as its doc comment says: poll the client's socket, the pipe
-	// // from main (not while c.out is full) and, while frames wait, the pipe to main. Main's
-	// // lines go to the client through c.out; the client's bytes go through c.split and c.lim to
-	// // relay, then flushFrames. c.drain judges a slow reader. The client's end leads to
-	// // disconnect, main's end to goodbye.
+	// // TODO(lab2): the child's loop, as its doc comment says. Each turn: c.drain.Observe(now,
+	// // len(c.out), c.took) (kick: disconnect(reasonSlow)), then c.took = 0. Poll the socket
+	// // (POLLRDHUP always; POLLIN only while no frame waits, c.lim holds nothing and c.out is not
+	// // full; POLLOUT while c.out has bytes), the pipe from main (not while c.out is full) and,
+	// // while frames wait, the pipe to main; timeout flow.PollTimeout(c.release, c.recheck). From
+	// // main: append to c.out (at most flow.Room), keep c.midLine; end of file: return goodbye().
+	// // spliceReplies. Write c.out to the client (count c.took); a broken connection: drainInput,
+	// // disconnect(reasonReset). A hang-up while not reading: drainInput,
+	// // disconnect(reasonClosed). Read the client into c.split.Feed(p, c.lim.Hold), then
+	// // c.replies = c.split.Replies(c.replies) and spliceReplies; end of file:
+	// // c.split.Flush(c.lim.Hold), leave, disconnect(reasonClosed); an error: drainInput,
+	// // disconnect(reasonReset). Then c.lim.Release(now, c.relay) (a wait: set c.release), and
+	// // flushFrames while frames wait (an error: return 0).
 	// todo.Missing("lab2", "the child's loop")
 	// return 1
 	//outline:end

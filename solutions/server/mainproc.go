@@ -117,11 +117,14 @@ func serve(cfg protocol.ServerConfig, logger *log.Logger) error {
 	}
 	return s.loop()
 	//outline:else
-	// // TODO(lab2): set up main, then run loop: SIGPIPE ignored (procs.CloseInheritedOnExec,
-	// // procs.CheckFdLimit for MaxClients), the listening socket (sockets.Listen), the signal
-	// // self-pipe for SIGCHLD, SIGTERM and SIGINT (procs.SignalPipe), the fork-to-main pipe
-	// // (procs.Pipe2; its read end non-blocking, its write end wrapped once in an *os.File for
-	// // the children, its capacity from F_GETPIPE_SZ); log where it listens.
+	// // TODO(lab2): set up main, then run loop. In order: ignore SIGPIPE (signal.Ignore: writes
+	// // to a gone client or stderr then fail with EPIPE); procs.CloseInheritedOnExec;
+	// // procs.CheckFdLimit for MaxClients+32 descriptors (main holds one pipe end per client).
+	// // Make the server: its maps, readBuf (64 KiB), nextID 1. Then the listening socket
+	// // (sockets.Listen, backlog unix.SOMAXCONN), the signal self-pipe for SIGCHLD, SIGTERM and
+	// // SIGINT (procs.SignalPipe), and the fork-to-main pipe (procs.Pipe2: its read end
+	// // non-blocking; its write end wrapped once in an *os.File, s.toMain, while still blocking;
+	// // s.pipeCap from F_GETPIPE_SZ). Log where it listens.
 	// todo.Missing("lab2", "main's setup")
 	// return nil
 	//outline:end
@@ -297,6 +300,7 @@ func (s *server) drop(c *client, kicked bool, why string) {
 	//outline:end
 }
 
+// closeOut closes main's end of c's main-to-fork pipe, once.
 func (s *server) closeOut(c *client) {
 	if c.out >= 0 {
 		unix.Close(c.out)
@@ -455,8 +459,9 @@ func (s *server) flushAll() {
 	}
 	//outline:else
 	// // TODO(lab2): write each client's pending lines into its pipe, as much as it takes without
-	// // blocking. A broken pipe (EPIPE): forget them, reap will tell. A closing client's pipe is
-	// // closed once all is written.
+	// // blocking (EINTR: again; EAGAIN: later). Whatever the pipe takes clears c.stuck (hold sets
+	// // it and judges it). A broken pipe (EPIPE): forget the lines and close the pipe; reap will
+	// // tell. A closing client's pipe is closed once all is written.
 	// todo.Missing("lab2", "write the children's pending lines")
 	//outline:end
 }
@@ -502,8 +507,10 @@ func (s *server) hold() (held bool, timeout int) {
 	return false, -1
 	//outline:else
 	// // TODO(lab2): report whether main must read no frame now because a child's pending lines
-	// // are full (flow.Full), and poll's timeout in ms (-1: none). A child whose pipe took
-	// // nothing for stuckLimit meanwhile is killed, and dropped as kicked.
+	// // are full (flow.Full), and poll's timeout in ms (-1: none). hold owns c.stuck: it marks
+	// // when a full queue started waiting (flushAll clears it when the pipe takes something); a
+	// // child whose pipe took nothing for stuckLimit is killed (SIGKILL) and dropped as kicked.
+	// // Not while stopping.
 	// todo.Missing("lab2", "hold the senders while a queue is full")
 	// return false, -1
 	//outline:end

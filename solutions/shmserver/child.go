@@ -288,7 +288,7 @@ func (c *child) handle(r record) {
 	case recMsg:
 		// TODO(lab3): copy the message out of slot r.a (c.mem.get) into c.out as "userN: TEXT":
 		// the slot may be reused as soon as you acknowledge it (below).
-		//lab:begin lab3 2
+		//lab:begin lab3 5
 		sender, msg := c.mem.get(int(r.a))
 		if sender != int(r.c) { // cannot happen while slots are freed by acknowledgement
 			fmt.Fprintf(os.Stderr, "chat_server_shm: user%d: slot %d holds user%d's message, expected user%d's\n", c.id, r.a, sender, r.c)

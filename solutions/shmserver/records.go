@@ -67,7 +67,7 @@ func appendRecord(dst []byte, r record) []byte {
 
 // eachRecord calls fn for every whole record in p.
 func eachRecord(p []byte, fn func(record)) {
-	//outline:begin lab3 1.7
+	//outline:begin lab3 2.6
 	for ; len(p) >= recordSize; p = p[recordSize:] {
 		fn(record{kind: p[0], a: binary.LittleEndian.Uint32(p[4:]),
 			b: binary.LittleEndian.Uint32(p[8:]), c: binary.LittleEndian.Uint32(p[12:])})

@@ -20,9 +20,9 @@ type timerList struct {
 
 // add inserts t in expiry order (after timers that expire at the same time).
 func (l *timerList) add(t *timer) {
-	// TODO(lab3): insert t so the list stays sorted by expiry (after equal ones): find the
+	// TODO(lab3): insert t so the list stays sorted by expiry: find the
 	// timer to put it after, then l.insertAfter (which counts it).
-	//lab:begin lab3 4
+	//lab:begin lab3 2
 	at := l.tail
 	for at != nil && at.expire.After(t.expire) {
 		at = at.prev
@@ -35,7 +35,7 @@ func (l *timerList) add(t *timer) {
 
 // insertAfter links t after at (at == nil: at the head) and counts it.
 func (l *timerList) insertAfter(t, at *timer) {
-	//outline:begin lab3 3.9
+	//outline:begin lab3 2.5
 	t.prev = at
 	if at == nil {
 		t.next = l.head
@@ -59,7 +59,7 @@ func (l *timerList) insertAfter(t, at *timer) {
 
 // remove unlinks t and counts it out.
 func (l *timerList) remove(t *timer) {
-	//outline:begin lab3 4.9
+	//outline:begin lab3 3.5
 	if t.prev != nil {
 		t.prev.next = t.next
 	} else {
@@ -82,7 +82,7 @@ func (l *timerList) remove(t *timer) {
 func (l *timerList) adjust(t *timer, expire time.Time) {
 	// TODO(lab3): set t's later expiry and move it back to its place in the list (l.remove
 	// and l.insertAfter keep the count).
-	//lab:begin lab3 5
+	//lab:begin lab3 3
 	t.expire = expire
 	if t.next == nil || !t.next.expire.Before(expire) {
 		return // still in order

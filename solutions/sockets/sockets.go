@@ -54,6 +54,8 @@ func Listen(addr netip.Addr, port, backlog int) (fd, boundPort int, err error) {
 }
 
 // Accept accepts one connection from the non-blocking listening socket lfd.
+// Its errors are accept4's errnos as they are (unix.EAGAIN when none waits,
+// EMFILE, ECONNABORTED...), for the caller to tell apart.
 // The new socket is blocking and close-on-exec, with a fixed send buffer and
 // TCP_NODELAY: chat lines are small, and without it Nagle's algorithm and
 // delayed ACKs hold each one back for tens of milliseconds.

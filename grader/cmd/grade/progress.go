@@ -68,6 +68,11 @@ func nextStep(dir, lab string, results []suite.Result) string {
 	if lab == "" {
 		return "next: nothing: every lab graded is at full marks"
 	}
+	for _, r := range results {
+		if r.Test.Lab == lab && r.Runs == 0 && r.Failure != nil && r.Failure.Expected == "it compiles" {
+			return fmt.Sprintf("next: make lab %s compile: the compiler's first error is above", lab)
+		}
+	}
 	tasks, err := readTasks(dir)
 	if err != nil {
 		return fmt.Sprintf("next: the failures of lab %s above (no task list: %v)", lab, err)
@@ -102,7 +107,14 @@ func progressReport(w io.Writer, dir string, results []suite.Result) {
 			if r.Test.Lab != lab {
 				continue
 			}
-			if todo := todoLine(r.Stderr); r.Status != suite.Pass && todo != "" && seen[todo] {
+			if r.Runs == 0 && r.Failure != nil && r.Failure.Expected == "it compiles" {
+				if seen["build"] {
+					fmt.Fprintf(w, "%-7s %-24s %2d/%-2d  did not build (above)\n", r.Status, r.Test.Name, r.Score, r.Test.Points)
+					continue
+				}
+				seen["build"] = true
+			}
+			if todo := suite.TodoLine(r.Stderr); r.Status != suite.Pass && todo != "" && seen[todo] {
 				short, _, _ := strings.Cut(todo, " (labs/")
 				fmt.Fprintf(w, "%-7s %-24s %2d/%-2d  stopped at the same TODO as above: %s\n", r.Status, r.Test.Name, r.Score, r.Test.Points, short)
 				continue
@@ -115,15 +127,4 @@ func progressReport(w io.Writer, dir string, results []suite.Result) {
 	}
 	report.Summary(w, results)
 	fmt.Fprintln(w, nextStep(dir, lab, results))
-}
-
-// todoLine is the line a skeleton's todo.Missing printed on stderr, if any:
-// "TODO(lab1): socket and connect (labs/client/main.go, connectTo): not written yet".
-func todoLine(stderr string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		if strings.HasPrefix(l, "TODO(lab") && strings.HasSuffix(l, ": not written yet") {
-			return l
-		}
-	}
-	return ""
 }

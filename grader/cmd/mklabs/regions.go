@@ -42,6 +42,8 @@ type task struct {
 	fn    string  // the function it is in
 	todo  string  // the TODO comment's text, without "TODO(labN):"
 	stub  string  // the todo.Missing call that stands for it
+	// filled: -fill kept its reference code (not the student's here).
+	filled bool
 }
 
 // missingRE matches a stub's call, whose lab must be its region's.
@@ -307,10 +309,12 @@ func generate(src string, lv level) (*kit, error) {
 			}
 		}
 		ts := lv.tasks(rel, lines, rs)
-		for _, t := range ts {
-			if !slices.Contains(lv.fill, t.lab) && !slices.Contains(lv.fill, t.lab+"."+strconv.FormatFloat(t.order, 'f', -1, 64)) {
-				k.tasks[t.lab] = append(k.tasks[t.lab], t)
-			}
+		for i, t := range ts {
+			ts[i].filled = slices.Contains(lv.fill, t.lab) || slices.Contains(lv.fill, t.lab+"."+strconv.FormatFloat(t.order, 'f', -1, 64))
+			// Filled or not, a task keeps its place: tasks.tsv and the
+			// numbers are the kit's, so that a filled kit (a test's) with
+			// one task put back names it as the real kit would.
+			k.tasks[t.lab] = append(k.tasks[t.lab], ts[i])
 		}
 		out := lv.skeleton(lines, rs)
 		// A stub's import (todo) is found in solutions/, so its path is
@@ -356,10 +360,11 @@ func (k *kit) number(t task) (int, int) {
 func (k *kit) header(rel string, b []byte, ts []task, scaffold string) []byte {
 	var yours []string
 	mine := map[string]bool{}
+	slices.SortStableFunc(ts, func(a, b task) int { return cmp.Compare(a.order, b.order) })
 	for _, t := range ts {
 		n, m := k.number(t)
-		if n == 0 {
-			continue // filled (-fill): not the student's any more
+		if t.filled {
+			continue // not the student's any more
 		}
 		mine[t.fn] = true
 		yours = append(yours, fmt.Sprintf("//   - %s (%s, task %d of %d): %s", t.fn, labName(t.lab), n, m, t.what()))
@@ -382,7 +387,7 @@ func (k *kit) header(rel string, b []byte, ts []task, scaffold string) []byte {
 	if len(given) > 0 {
 		h.WriteString("//\n// " + wrap("Given, to read and call, not to change: "+strings.Join(given, ", ")+".", "// ", 88) + "\n")
 	}
-	h.WriteString("//\n// `make grade` says which task is next. Until you write it, a task's todo.Missing\n// call stops the program with its TODO line on stderr.\n\n")
+	h.WriteString("//\n// `make grade` says which task is next. Until you write it, a task's todo.Missing\n// call stops the program with its TODO line on stderr. Add the imports your code\n// needs; once the last todo.Missing of this file is gone, delete the import of\n// chatlab/labs/todo too (Go refuses an unused import; goimports does both).\n\n")
 	return append([]byte(h.String()), b...)
 }
 
@@ -528,7 +533,4 @@ opens with a list of them; each task is a ` + "`TODO(labN)`" + ` comment saying 
 write, above a ` + "`todo.Missing`" + ` call that stops the program until you replace it.
 Build and grade with ` + "`make grade`" + ` at the top of the kit: it ends with the
 next task to do. tasks.tsv lists them all, in order, for the grader.
-
-(Instructors: this folder is generated from solutions/ by ` + "`make labs`" + `; edit
-the solutions and regenerate. ` + "`make labs-check`" + ` fails when the two differ.)
 `
