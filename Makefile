@@ -12,7 +12,11 @@ SERVER_FLAGS ?=
 CLASS_FLAGS ?= -max-rate 10 -strip-controls
 
 .DEFAULT_GOAL := help
-.PHONY: help build serve serve-lab2 serve-epoll client serve-mine serve-mine-lab2 client-mine test lint clean grade grade-solutions grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup bench-grader
+.PHONY: help build serve serve-lab2 serve-epoll client serve-mine serve-mine-lab2 client-mine test lint clean grade grade-solutions grade-sanitized grade-many fixtures labs labs-check handout gradescope bench bench-smoke bench-wakeup bench-grader
+
+# The C track's references are built with these (the sanitizers add theirs).
+CC      ?= gcc
+C_FLAGS ?= -O2 -Wall -Wextra -Werror
 
 # Flags for the grader, e.g. GRADE_FLAGS="-v -run server/burst".
 GRADE_FLAGS ?=
@@ -22,13 +26,16 @@ N ?= 20
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-build: ## build the reference programs and the grader into bin/
+build: ## build the reference programs (Go, and C: bin/*_c) and the grader into bin/
 	$(GO) build -o $(BIN)/chat_server ./solutions/server
 	$(GO) build -o $(BIN)/chat_server_shm ./solutions/shmserver
 	$(GO) build -o $(BIN)/chat_server_epoll ./solutions/epollserver
 	$(GO) build -o $(BIN)/chat_client ./solutions/client
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
 	$(GO) build -o $(BIN)/chatbench ./grader/cmd/chatbench
+	$(CC) $(C_FLAGS) -o $(BIN)/chat_server_c solutions/c/serveur.c
+	$(CC) $(C_FLAGS) -o $(BIN)/chat_server_shm_c solutions/c/serveur_shm.c
+	$(CC) $(C_FLAGS) -o $(BIN)/chat_client_c solutions/c/client.c
 
 serve: build ## run the reference server, lab 3's, for a class (port 5015, or PORT=...; Ctrl-C stops it)
 	$(BIN)/chat_server_shm -port $(PORT) $(CLASS_FLAGS) $(SERVER_FLAGS)
@@ -133,8 +140,27 @@ labs: ## regenerate the skeletons in labs/ from solutions/ (instructors)
 labs-check: ## fail if labs/ is not what make labs would write
 	$(GO) run ./grader/cmd/mklabs -solutions solutions -labs labs -check
 
-grade-solutions: build ## grade the reference programs (must be full marks)
-	$(BIN)/grade -lab all -server $(BIN)/chat_server -shm-server $(BIN)/chat_server_shm -client $(BIN)/chat_client $(GRADE_FLAGS)
+# The track graded by grade-solutions: go, or c with LANG=c on the command
+# line. (LANG from the environment is the locale, C.UTF-8 or C: not a track.)
+TRACK := $(if $(filter command line,$(origin LANG)),$(LANG),go)
+REFS_go = -server $(BIN)/chat_server -shm-server $(BIN)/chat_server_shm -client $(BIN)/chat_client
+REFS_c  = -server $(BIN)/chat_server_c -shm-server $(BIN)/chat_server_shm_c -client $(BIN)/chat_client_c
+
+grade-solutions: build ## grade the reference programs (must be full marks; LANG=c: the C track's)
+	@test -n "$(REFS_$(TRACK))" || { echo "LANG=$(TRACK): want go or c"; exit 2; }
+	$(BIN)/grade -lab all $(REFS_$(TRACK)) $(GRADE_FLAGS)
+
+# The C references built with AddressSanitizer and UBSan: any error they
+# find aborts the program, and the test that met it fails.
+SAN_FLAGS = -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+grade-sanitized: build ## grade the C references built with AddressSanitizer and UBSan (must be full marks)
+	@mkdir -p $(BIN)/san
+	$(CC) $(SAN_FLAGS) -o $(BIN)/san/chat_server_c solutions/c/serveur.c
+	$(CC) $(SAN_FLAGS) -o $(BIN)/san/chat_server_shm_c solutions/c/serveur_shm.c
+	$(CC) $(SAN_FLAGS) -o $(BIN)/san/chat_client_c solutions/c/client.c
+	$(SAN_ENV) $(BIN)/grade -lab all -server $(BIN)/san/chat_server_c -shm-server $(BIN)/san/chat_server_shm_c -client $(BIN)/san/chat_client_c $(GRADE_FLAGS)
 
 grade-many: build ## grade the reference programs N times (N=20): every run must pass
 	$(BIN)/grade -lab all -server $(BIN)/chat_server -shm-server $(BIN)/chat_server_shm -client $(BIN)/chat_client -repeat $(N) $(GRADE_FLAGS)
@@ -142,12 +168,12 @@ grade-many: build ## grade the reference programs N times (N=20): every run must
 fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 	@mkdir -p $(BIN)/fixtures
 	for d in OK SIGPIPE NO_REAP REAP_ONCE LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT OTHER_FORMAT OTHER_FORMAT_NO_REAP BUSY_POLL BIG_FRAMES NO_KICK NUL_CSTRING NO_REUSEADDR DROP_FINAL_LINE NO_TELNET NO_TELNET_REPLY TELNET_PER_READ TELNET_ANSWER_ALL TELNET_MIDLINE STRIP_CR; do \
-		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_server_$$d fixtures/broken/c/server.c || exit 1; done
+		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_server_$$d solutions/c/serveur.c || exit 1; done
 	for d in OK TURNS BUSY FULL_BUFFER BANNER NO_NEWLINE NO_C1 IPV4_ONLY HOLD_PARTIAL; do \
-		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_client_$$d fixtures/broken/c/client.c || exit 1; done
+		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_client_$$d solutions/c/client.c || exit 1; done
 	for d in OK ONE_SLOT NO_UNLINK NO_TIMERS ADJUST_IN_PLACE TEXT_IN_PIPES; do \
-		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_shmserver_$$d fixtures/broken/c/shmserver.c || exit 1; done
-	gcc -O2 -Wall -DVARIANT_OTHER_NAME -o $(BIN)/fixtures/c_shmserver_OTHER_NAME fixtures/broken/c/shmserver.c
+		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_shmserver_$$d solutions/c/serveur_shm.c || exit 1; done
+	gcc -O2 -Wall -DVARIANT_OTHER_NAME -o $(BIN)/fixtures/c_shmserver_OTHER_NAME solutions/c/serveur_shm.c
 	$(GO) build -o $(BIN)/fixtures/threads ./fixtures/broken/threads
 	$(GO) build -o $(BIN)/fixtures/panics ./fixtures/broken/panics
 

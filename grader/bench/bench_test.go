@@ -32,7 +32,7 @@ func buildAll(dir string) error {
 		servers[name] = path
 	}
 	out := filepath.Join(dir, "drop")
-	if msg, err := exec.Command("gcc", "-O2", "-DDEFECT_DROP_BURST", "-o", out, filepath.Join(root, "fixtures/broken/c/server.c")).CombinedOutput(); err != nil {
+	if msg, err := exec.Command("gcc", "-O2", "-DDEFECT_DROP_BURST", "-o", out, filepath.Join(root, "solutions/c/serveur.c")).CombinedOutput(); err != nil {
 		return fmt.Errorf("gcc: %v\n%s", err, msg)
 	}
 	servers["drop"] = out

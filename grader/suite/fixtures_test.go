@@ -20,8 +20,12 @@ import (
 )
 
 // bin holds the programs the tests grade: the reference programs, and the
-// broken ones of fixtures/broken that prove each test can fail.
+// broken ones that prove each test can fail: fixtures/broken (Go), and the
+// C references built with one DEFECT_* macro each.
 var bin = map[string]string{}
+
+// cSource is the C reference each family of C fixtures is built from.
+var cSource = map[string]string{"server": "serveur.c", "shmserver": "serveur_shm.c", "client": "client.c"}
 
 func TestMain(m *testing.M) { os.Exit(harness.Main(m, buildAll)) }
 
@@ -40,7 +44,7 @@ func buildAll(dir string) error {
 	}
 	// A correct variant: another /dev/shm name, unlinked once mapped.
 	other := filepath.Join(dir, "c_shmserver_OTHER_NAME")
-	if msg, err := exec.Command("gcc", "-O2", "-DVARIANT_OTHER_NAME", "-o", other, filepath.Join(root, "fixtures/broken/c/shmserver.c")).CombinedOutput(); err != nil {
+	if msg, err := exec.Command("gcc", "-O2", "-DVARIANT_OTHER_NAME", "-o", other, filepath.Join(root, "solutions/c/serveur_shm.c")).CombinedOutput(); err != nil {
 		return fmt.Errorf("gcc c_shmserver_OTHER_NAME: %v\n%s", err, msg)
 	}
 	bin["c_shmserver_OTHER_NAME"] = other
@@ -54,7 +58,7 @@ func buildAll(dir string) error {
 		for _, d := range defects {
 			name := "c_" + src + "_" + d // c_server_OK, c_shmserver_NO_UNLINK, ...
 			out := filepath.Join(dir, name)
-			cmd := exec.Command("gcc", "-O2", "-DDEFECT_"+d, "-o", out, filepath.Join(root, "fixtures/broken/c", src+".c"))
+			cmd := exec.Command("gcc", "-O2", "-DDEFECT_"+d, "-o", out, filepath.Join(root, "solutions/c", cSource[src]))
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				return fmt.Errorf("gcc %s: %v\n%s", name, err, msg)
 			}

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		echoBin = filepath.Join(dir, "c_server_ECHO")
-		msg, err := exec.Command("gcc", "-O2", "-DDEFECT_ECHO", "-o", echoBin, filepath.Join(root, "fixtures/broken/c/server.c")).CombinedOutput()
+		msg, err := exec.Command("gcc", "-O2", "-DDEFECT_ECHO", "-o", echoBin, filepath.Join(root, "solutions/c/serveur.c")).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("gcc: %v\n%s", err, msg)
 		}
