@@ -77,6 +77,9 @@ type Result struct {
 	// received (<<), one string per connection.
 	Transcripts []string
 	Stderr      string // the end of the first program's stderr, on failure
+	// NotBuilt: the program did not compile (NotBuilt); Failure holds the
+	// compiler's output.
+	NotBuilt bool
 	// SameCause: the failure is one already reported for an earlier test
 	// of this run (the server did not listen, or sent no welcome), so a
 	// terminal report may say so in a line instead of repeating it.
@@ -95,7 +98,7 @@ func (r Result) Max() int {
 // NotBuilt is the result of a test whose program did not build: failed,
 // with the compiler's output.
 func NotBuilt(test *Test, compilerOutput string) Result {
-	return Result{Test: test, Status: Fail, Runs: 0, Failed: 1, Failure: &Failure{
+	return Result{Test: test, Status: Fail, Runs: 0, Failed: 1, NotBuilt: true, Failure: &Failure{
 		Did:      "built the program for lab " + test.Lab,
 		Expected: "it compiles",
 		Got:      "it did not build:\n" + strings.TrimSpace(compilerOutput),

@@ -69,7 +69,7 @@ func nextStep(dir, lab string, results []suite.Result) string {
 		return "next: nothing: every lab graded is at full marks"
 	}
 	for _, r := range results {
-		if r.Test.Lab == lab && r.Runs == 0 && r.Failure != nil && r.Failure.Expected == "it compiles" {
+		if r.Test.Lab == lab && r.NotBuilt {
 			return fmt.Sprintf("next: make lab %s compile: the compiler's first error is above", lab)
 		}
 	}
@@ -107,7 +107,7 @@ func progressReport(w io.Writer, dir string, results []suite.Result) {
 			if r.Test.Lab != lab {
 				continue
 			}
-			if r.Runs == 0 && r.Failure != nil && r.Failure.Expected == "it compiles" {
+			if r.NotBuilt {
 				if seen["build"] {
 					fmt.Fprintf(w, "%-7s %-24s %2d/%-2d  did not build (above)\n", r.Status, r.Test.Name, r.Score, r.Test.Points)
 					continue

@@ -202,27 +202,30 @@ func (lv level) stubbed(rs []region, r region) bool {
 	if r.kind == "outline" {
 		return lv.scaffold == Outline && !lv.filled(r)
 	}
-	for _, o := range rs {
-		if o.kind == "outline" && o.begin < r.begin && r.end < o.end && lv.stubbed(rs, o) {
-			return false // gone with its outline region
-		}
+	if o, ok := enclosing(rs, r); ok && lv.stubbed(rs, o) {
+		return false // gone with its outline region
 	}
 	return !lv.filled(r)
+}
+
+// enclosing is the outline region r sits in, if any.
+func enclosing(rs []region, r region) (region, bool) {
+	for _, o := range rs {
+		if o.kind == "outline" && o.begin < r.begin && r.end < o.end {
+			return o, true
+		}
+	}
+	return region{}, false
 }
 
 // tasks are the regions a student writes at this level, as tasks.
 func (lv level) tasks(rel string, lines []string, rs []region) []task {
 	var out []task
 	for _, r := range rs {
-		visible := r.kind == "lab" || lv.scaffold == Outline
-		if r.kind == "lab" {
-			for _, o := range rs {
-				if o.kind == "outline" && o.begin < r.begin && r.end < o.end && lv.scaffold == Outline {
-					visible = false
-				}
-			}
-		}
-		if !visible {
+		// Outline shows the outline regions and the lab regions outside
+		// them; guided, the lab regions only.
+		_, inOutline := enclosing(rs, r)
+		if lv.scaffold == Outline && r.kind == "lab" && inOutline || lv.scaffold == Guided && r.kind == "outline" {
 			continue
 		}
 		order, _ := strconv.ParseFloat(r.order, 64)
