@@ -26,16 +26,16 @@ N ?= 20
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-build: ## build the reference programs (Go, and C: bin/*_c) and the grader into bin/
-	$(GO) build -o $(BIN)/chat_server ./solutions/server
-	$(GO) build -o $(BIN)/chat_server_shm ./solutions/shmserver
-	$(GO) build -o $(BIN)/chat_server_epoll ./solutions/epollserver
-	$(GO) build -o $(BIN)/chat_client ./solutions/client
+# The track of make grade, grade-solutions, handout, gradescope...: go, or c
+# with LANG=c on the command line. (LANG from the environment is the locale,
+# C.UTF-8 or C: not a track.) The labs and tracks are grader/course's table.
+TRACK := $(if $(filter command line,$(origin LANG)),$(LANG),go)
+
+build: ## build the grader and every track's reference programs (bin/chat_client, bin/chat_client_c, ...: grade -list-labs) into bin/
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
 	$(GO) build -o $(BIN)/chatbench ./grader/cmd/chatbench
-	$(CC) $(C_FLAGS) -o $(BIN)/chat_server_c solutions/c/serveur.c
-	$(CC) $(C_FLAGS) -o $(BIN)/chat_server_shm_c solutions/c/serveur_shm.c
-	$(CC) $(C_FLAGS) -o $(BIN)/chat_client_c solutions/c/client.c
+	$(GO) build -o $(BIN)/chat_server_epoll ./solutions/epollserver
+	CC="$(CC)" CFLAGS="$(C_FLAGS)" $(BIN)/grade -lang all -programs references -build solutions -build-only
 
 serve: build ## run the reference server, lab 3's, for a class (port 5015, or PORT=...; Ctrl-C stops it)
 	$(BIN)/chat_server_shm -port $(PORT) $(CLASS_FLAGS) $(SERVER_FLAGS)
@@ -49,25 +49,26 @@ serve-epoll: build ## run the single-process epoll baseline instead (the lightes
 client: build ## connect the reference client: make client HOST=... PORT=...
 	$(BIN)/chat_client $(HOST) $(PORT)
 
-# The programs built from labs/ (the skeletons here; a student's code in the kit).
-serve-mine: ## run the lab 3 server built from labs/shmserver
-	$(GO) build -o $(BIN)/lab_server_shm ./labs/shmserver
+# The programs built from labs/ (the skeletons here; a student's code in the
+# kit), of the track LANG=... names.
+serve-mine: ## run the lab 3 server built from labs/ (LANG=c: labs/c/serveur_shm.c)
+	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
+	$(BIN)/grade -lang $(TRACK) -build labs -build-only -lab shm
 	$(BIN)/lab_server_shm -port $(PORT)
 
-serve-mine-lab2: ## run the lab 2 server built from labs/server
-	$(GO) build -o $(BIN)/lab_server ./labs/server
+serve-mine-lab2: ## run the lab 2 server built from labs/ (LANG=c: labs/c/serveur.c)
+	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
+	$(BIN)/grade -lang $(TRACK) -build labs -build-only -lab server
 	$(BIN)/lab_server -port $(PORT)
 
-client-mine: ## run the client built from labs/client
-	$(GO) build -o $(BIN)/lab_client ./labs/client
+client-mine: ## run the client built from labs/ (LANG=c: labs/c/client.c)
+	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
+	$(BIN)/grade -lang $(TRACK) -build labs -build-only -lab client
 	$(BIN)/lab_client $(HOST) $(PORT)
 
-grade: ## build your programs in labs/ and grade them: details of the lab in progress, then the next task (LAB=client, server or shm for one lab; GRADE_FLAGS=-v for every test)
-	$(GO) build -o $(BIN)/lab_client ./labs/client
-	$(GO) build -o $(BIN)/lab_server ./labs/server
-	$(GO) build -o $(BIN)/lab_server_shm ./labs/shmserver
+grade: ## build your programs in labs/ and grade them: details of the lab in progress, then the next task (LANG=c for labs/c; LAB=client, server or shm for one lab; GRADE_FLAGS=-v for every test)
 	$(GO) build -o $(BIN)/grade ./grader/cmd/grade
-	$(BIN)/grade -lab $(LAB) -labs labs -server $(BIN)/lab_server -shm-server $(BIN)/lab_server_shm -client $(BIN)/lab_client $(GRADE_FLAGS)
+	$(BIN)/grade -lang $(TRACK) -build labs -labs labs -lab $(LAB) $(GRADE_FLAGS)
 
 # The benchmark's matrix: numbers of clients, rounds (each figure is the
 # median of them), and how long each mode sends per trial.
@@ -112,22 +113,23 @@ KIT := $(DIST)/kit/chatlab
 # student fills regions) or outline (the student writes the design too).
 SCAFFOLD ?= guided
 
-handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons (SCAFFOLD=guided or outline), grader, handouts, reference binaries; no solution source
+handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons (SCAFFOLD=guided or outline; LANG=c for C's), grader, handouts, reference binaries; no solution source
 	rm -rf $(DIST)/kit && mkdir -p $(KIT)/bin
 	cp go.mod go.sum $(KIT)/
 	cp grader/kit/Makefile grader/kit/README.md $(KIT)/
+	echo "TRACK = $(TRACK)" > $(KIT)/track.mk
 	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/cmd/wakecost' --exclude='grader/kit' grader handouts | tar -x -C $(KIT)
-	$(GO) run ./grader/cmd/mklabs -scaffold $(SCAFFOLD) -labs $(KIT)/labs -handouts $(KIT)/handouts
+	$(GO) run ./grader/cmd/mklabs -lang $(TRACK) -scaffold $(SCAFFOLD) -labs $(KIT)/labs -handouts $(KIT)/handouts
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server ./solutions/server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm ./solutions/shmserver
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_epoll ./solutions/epollserver
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_client ./solutions/client
 	mkdir -p $(KIT)/.github/workflows
-	$(GO) run ./grader/cmd/grade -classroom > $(KIT)/.github/workflows/classroom.yml
+	$(GO) run ./grader/cmd/grade -classroom -lang $(TRACK) > $(KIT)/.github/workflows/classroom.yml
 	tar -C $(DIST)/kit -czf $(DIST)/chatlab-student.tar.gz chatlab
-	@echo "$(DIST)/chatlab-student.tar.gz ($(SCAFFOLD) scaffolding): $$(du -h $(DIST)/chatlab-student.tar.gz | cut -f1)"
+	@echo "$(DIST)/chatlab-student.tar.gz ($(TRACK), $(SCAFFOLD) scaffolding): $$(du -h $(DIST)/chatlab-student.tar.gz | cut -f1)"
 
-gradescope: handout ## build dist/gradescope.zip: setup.sh, run_autograder and the kit, for a Gradescope programming assignment
+gradescope: handout ## build dist/gradescope.zip: setup.sh, run_autograder and the kit (LANG=c: the C kit), for a Gradescope programming assignment
 	rm -rf $(DIST)/gradescope $(DIST)/gradescope.zip && mkdir -p $(DIST)/gradescope
 	cp grader/kit/gradescope/setup.sh grader/kit/gradescope/run_autograder $(DIST)/gradescope/
 	cp -r $(KIT) $(DIST)/gradescope/kit
@@ -140,15 +142,8 @@ labs: ## regenerate the skeletons in labs/ from solutions/ (instructors)
 labs-check: ## fail if labs/ is not what make labs would write
 	$(GO) run ./grader/cmd/mklabs -solutions solutions -labs labs -check
 
-# The track graded by grade-solutions: go, or c with LANG=c on the command
-# line. (LANG from the environment is the locale, C.UTF-8 or C: not a track.)
-TRACK := $(if $(filter command line,$(origin LANG)),$(LANG),go)
-REFS_go = -server $(BIN)/chat_server -shm-server $(BIN)/chat_server_shm -client $(BIN)/chat_client
-REFS_c  = -server $(BIN)/chat_server_c -shm-server $(BIN)/chat_server_shm_c -client $(BIN)/chat_client_c
-
 grade-solutions: build ## grade the reference programs (must be full marks; LANG=c: the C track's)
-	@test -n "$(REFS_$(TRACK))" || { echo "LANG=$(TRACK): want go or c"; exit 2; }
-	$(BIN)/grade -lab all $(REFS_$(TRACK)) $(GRADE_FLAGS)
+	$(BIN)/grade -lang $(TRACK) -programs references -lab all $(GRADE_FLAGS)
 
 # The C references built with AddressSanitizer and UBSan: any error they
 # find aborts the program, and the test that met it fails.
@@ -156,14 +151,11 @@ SAN_FLAGS = -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanit
 SAN_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 grade-sanitized: build ## grade the C references built with AddressSanitizer and UBSan (must be full marks)
-	@mkdir -p $(BIN)/san
-	$(CC) $(SAN_FLAGS) -o $(BIN)/san/chat_server_c solutions/c/serveur.c
-	$(CC) $(SAN_FLAGS) -o $(BIN)/san/chat_server_shm_c solutions/c/serveur_shm.c
-	$(CC) $(SAN_FLAGS) -o $(BIN)/san/chat_client_c solutions/c/client.c
-	$(SAN_ENV) $(BIN)/grade -lab all -server $(BIN)/san/chat_server_c -shm-server $(BIN)/san/chat_server_shm_c -client $(BIN)/san/chat_client_c $(GRADE_FLAGS)
+	CC="$(CC)" CFLAGS="$(SAN_FLAGS)" $(BIN)/grade -lang c -programs references -build solutions -bin $(BIN)/san -build-only
+	$(SAN_ENV) $(BIN)/grade -lang c -programs references -bin $(BIN)/san -lab all $(GRADE_FLAGS)
 
-grade-many: build ## grade the reference programs N times (N=20): every run must pass
-	$(BIN)/grade -lab all -server $(BIN)/chat_server -shm-server $(BIN)/chat_server_shm -client $(BIN)/chat_client -repeat $(N) $(GRADE_FLAGS)
+grade-many: build ## grade the reference programs N times (N=20; LANG=c: the C track's): every run must pass
+	$(BIN)/grade -lang $(TRACK) -programs references -lab all -repeat $(N) $(GRADE_FLAGS)
 
 fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 	@mkdir -p $(BIN)/fixtures

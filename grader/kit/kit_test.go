@@ -15,6 +15,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"chatlab/grader/course"
 	"chatlab/grader/suite"
 
 	"github.com/stretchr/testify/assert"
@@ -30,7 +31,7 @@ func solutionLines(t *testing.T) []string {
 	var lines []string
 	outside := map[string]bool{}
 	err := filepath.WalkDir(filepath.Join(root, "solutions"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, ".c") {
 			return err
 		}
 		b, err := os.ReadFile(path)
@@ -160,6 +161,66 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
+// TestCHandout builds the C kit (make handout LANG=c): C skeletons only, no
+// solution code; its make grade builds them with gcc, grades, and points at
+// the first C task; a C lab that does not compile fails only its own tests;
+// its Classroom workflow builds C.
+func TestCHandout(t *testing.T) {
+	dist, err := os.MkdirTemp("", "chatlab-dist-c-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dist) })
+	require.NoError(t, os.Chmod(dist, 0o755))
+	out, err := exec.Command("make", "-s", "-C", root, "handout", "DIST="+dist, "LANG=c").CombinedOutput()
+	require.NoError(t, err, "make handout LANG=c:\n%s", out)
+	assert.Contains(t, string(out), "(c, guided scaffolding)")
+	kit := filepath.Join(dist, "kit", "chatlab")
+	for _, f := range []string{"client.c", "serveur.c", "serveur_shm.c", "todo.h", "args.h", "telnet.h", "tasks.tsv"} {
+		assert.FileExists(t, filepath.Join(kit, "labs", "c", f))
+	}
+	assert.NoDirExists(t, filepath.Join(kit, "labs", "client"), "the C kit holds no Go skeletons")
+	assert.Equal(t, "TRACK = c\n", readFile(t, filepath.Join(kit, "track.mk")))
+	secret := solutionLines(t)
+	for _, f := range []string{"client.c", "serveur.c", "serveur_shm.c"} {
+		b := readFile(t, filepath.Join(kit, "labs", "c", f))
+		for _, line := range secret {
+			assert.NotContains(t, b, line, "labs/c/%s holds solution code", f)
+		}
+		assert.NotContains(t, b, "DEFECT_", "labs/c/%s holds the fixtures' code", f)
+		assert.NotContains(t, b, "//lab:", f)
+	}
+	assert.Contains(t, readFile(t, filepath.Join(kit, ".github", "workflows", "classroom.yml")), "bin/grade -lang c -build labs -lab client")
+
+	grade := exec.Command("make", "-s", "grade")
+	grade.Dir = kit
+	out, _ = grade.CombinedOutput()
+	t.Logf("make grade in the C kit:\n%s", out)
+	assert.Equal(t, 2, grade.ProcessState.ExitCode(), "make grade exits 2 when grade exits 1:\n%s", out)
+	for _, lab := range suite.Labs {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^lab %s +[0-9]+/%d `, lab, suite.Points(lab)), string(out))
+	}
+	assert.Contains(t, string(out), "gcc ")
+	assert.Contains(t, string(out), "TODO(lab1): socket and connect (labs/c/client.c, dial): not written yet")
+	assert.Regexp(t, `(?m)^next: labs/c/client.c, dial \(lab 1, task 1 of 3\)$`, string(out))
+
+	serveur := filepath.Join(kit, "labs", "c", "serveur.c")
+	orig := readFile(t, serveur)
+	require.NoError(t, os.WriteFile(serveur, []byte(orig+"\nint broken(void) { return undefined_thing; }\n"), 0o644))
+	grade = exec.Command("make", "-s", "grade")
+	grade.Dir = kit
+	out, _ = grade.CombinedOutput()
+	t.Logf("make grade with labs/c/serveur.c not compiling:\n%s", out)
+	assert.Contains(t, string(out), "undefined_thing")
+	assert.Regexp(t, fmt.Sprintf(`(?m)^lab client +[0-9]+/%d `, suite.Points("client")), string(out), "lab 1 is graded all the same")
+	grade = exec.Command("make", "-s", "grade", "LAB=server")
+	grade.Dir = kit
+	out, _ = grade.CombinedOutput()
+	assert.Regexp(t, `(?m)^next: make lab server compile`, string(out))
+	require.NoError(t, os.WriteFile(serveur, []byte(orig), 0o644))
+
+	head, _, _ := strings.Cut(readFile(t, filepath.Join(kit, "labs", "c", "client.c")), "#include")
+	assert.Contains(t, head, "dial (lab 1, task 1 of 3): socket and connect", "the file opens with the student's tasks")
+}
+
 // TestOutlineHandout builds the outline kit: the student writes lab 2's
 // design (the child's loop is a stub), the kit's handouts list its tasks,
 // and make grade points at the first of them.
@@ -170,7 +231,7 @@ func TestOutlineHandout(t *testing.T) {
 	require.NoError(t, os.Chmod(dist, 0o755))
 	out, err := exec.Command("make", "-s", "-C", root, "handout", "DIST="+dist, "SCAFFOLD=outline").CombinedOutput()
 	require.NoError(t, err, "make handout SCAFFOLD=outline:\n%s", out)
-	assert.Contains(t, string(out), "(outline scaffolding)")
+	assert.Contains(t, string(out), "(go, outline scaffolding)")
 	kit := filepath.Join(dist, "kit", "chatlab")
 	child := readFile(t, filepath.Join(kit, "labs", "server", "child.go"))
 	assert.Contains(t, child, `todo.Missing("lab2", "the child's loop")`)
@@ -199,11 +260,7 @@ func TestGradescope(t *testing.T) {
 	require.NoError(t, err, "make gradescope:\n%s", out)
 
 	absRoot, _ := filepath.Abs(root)
-	for _, sub := range []struct {
-		name    string
-		prepare func(t *testing.T, dir string) // fills the submission folder
-		check   func(t *testing.T, r gsResults)
-	}{
+	runAutograder(t, dist, []gsSubmission{
 		{"reference", func(t *testing.T, dir string) {
 			cmd := exec.Command("go", "run", "./grader/cmd/mklabs", "-fill", "lab1,lab2,lab3", "-labs", filepath.Join(dir, "labs"))
 			cmd.Dir = absRoot
@@ -234,9 +291,75 @@ func TestGradescope(t *testing.T) {
 		}},
 		{"empty", func(t *testing.T, dir string) {}, func(t *testing.T, r gsResults) {
 			assert.Equal(t, 0.0, r.Score)
-			assert.Contains(t, r.Output, "no Go files")
+			assert.Contains(t, r.Output, "the submission has no .go files of labs/")
 		}},
-	} {
+	})
+}
+
+// TestGradescopeC is TestGradescope for the C kit (make gradescope LANG=c):
+// the C reference code graded through run_autograder must get full marks,
+// whether it is submitted as labs/c or as bare files.
+func TestGradescopeC(t *testing.T) {
+	dist, err := os.MkdirTemp("", "chatlab-gs-c-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dist) })
+	require.NoError(t, os.Chmod(dist, 0o755))
+	out, err := exec.Command("make", "-s", "-C", root, "gradescope", "DIST="+dist, "LANG=c").CombinedOutput()
+	require.NoError(t, err, "make gradescope LANG=c:\n%s", out)
+
+	absRoot, _ := filepath.Abs(root)
+	cp := func(t *testing.T, dir string) { // the skeletons, as bare files
+		files, _ := filepath.Glob(filepath.Join(absRoot, "labs", "c", "*"))
+		out, err := exec.Command("cp", append(files, dir)...).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	runAutograder(t, dist, []gsSubmission{
+		{"reference", func(t *testing.T, dir string) {
+			cmd := exec.Command("go", "run", "./grader/cmd/mklabs", "-lang", "c", "-handouts", "", "-fill", "lab1,lab2,lab3", "-labs", filepath.Join(dir, "labs"))
+			cmd.Dir = absRoot
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		}, func(t *testing.T, r gsResults) {
+			assert.Equal(t, float64(suite.Points("all")), r.Score)
+		}},
+		{"skeletons", cp, func(t *testing.T, r gsResults) {
+			assert.Less(t, r.Score, 10.0)
+			all, _ := suite.Select("all", "")
+			assert.Len(t, r.Tests, len(all))
+		}},
+		{"does-not-compile", func(t *testing.T, dir string) {
+			cp(t, dir)
+			f := filepath.Join(dir, "client.c")
+			b, _ := os.ReadFile(f)
+			require.NoError(t, os.WriteFile(f, append(b, []byte("\nint broken( {\n")...), 0o644))
+		}, func(t *testing.T, r gsResults) {
+			all, _ := suite.Select("all", "")
+			assert.Len(t, r.Tests, len(all))
+			assert.Contains(t, r.Tests[0].Output, "it did not build")
+			assert.Contains(t, r.Tests[0].Output, "client.c")
+		}},
+		{"go-files", func(t *testing.T, dir string) {
+			out, err := exec.Command("cp", "-r", filepath.Join(absRoot, "labs"), filepath.Join(dir, "go")).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			require.NoError(t, os.RemoveAll(filepath.Join(dir, "go", "c")))
+		}, func(t *testing.T, r gsResults) {
+			assert.Equal(t, 0.0, r.Score)
+			assert.Contains(t, r.Output, "the submission has no .c or .h files of labs/c/")
+		}},
+	})
+}
+
+// A gsSubmission is one submission run_autograder grades in a test.
+type gsSubmission struct {
+	name    string
+	prepare func(t *testing.T, dir string) // fills the submission folder
+	check   func(t *testing.T, r gsResults)
+}
+
+// runAutograder runs run_autograder of dist/gradescope.zip in a fake
+// /autograder for each submission, and checks its results.json.
+func runAutograder(t *testing.T, dist string, subs []gsSubmission) {
+	for _, sub := range subs {
 		t.Run(sub.name, func(t *testing.T) {
 			fake := filepath.Join(dist, "fake-"+sub.name)
 			require.NoError(t, os.MkdirAll(filepath.Join(fake, "source"), 0o755))
@@ -300,6 +423,13 @@ func checkCommands(t *testing.T, dir string, texts []string, built map[string]bo
 	}
 	for _, m := range makeBinRE.FindAllStringSubmatch(string(mk), -1) {
 		bins[m[1]] = true
+	}
+	if built == nil { // the instructor's tree: make build builds the course table's programs
+		for _, l := range course.Labs {
+			for _, p := range l.Programs {
+				bins[p.Binary], bins[p.Reference] = true, true
+			}
+		}
 	}
 	checked := 0
 	for _, name := range texts {

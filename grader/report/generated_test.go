@@ -1,6 +1,7 @@
 package report
 
 import (
+	"chatlab/grader/course"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +14,14 @@ import (
 )
 
 func TestClassroomWorkflow(t *testing.T) {
+	for _, tr := range course.Tracks {
+		t.Run(tr.Name, func(t *testing.T) { checkClassroom(t, tr) })
+	}
+}
+
+// checkClassroom: one step per test, worth its points, each building its
+// lab in track tr and running that one test; the reporter sums them.
+func checkClassroom(t *testing.T, tr course.Track) {
 	var wf struct {
 		Jobs map[string]struct {
 			Steps []struct {
@@ -23,7 +32,7 @@ func TestClassroomWorkflow(t *testing.T) {
 			} `yaml:"steps"`
 		} `yaml:"jobs"`
 	}
-	require.NoError(t, yaml.Unmarshal([]byte(Classroom()), &wf))
+	require.NoError(t, yaml.Unmarshal([]byte(Classroom(tr)), &wf))
 	steps := wf.Jobs["run-autograding-tests"].Steps
 	var graders []string
 	total := 0
@@ -31,7 +40,7 @@ func TestClassroomWorkflow(t *testing.T) {
 		if strings.HasPrefix(s.Uses, "classroom-resources/autograding-command-grader@") {
 			graders = append(graders, s.ID)
 			total += s.With["max-score"].(int)
-			assert.Contains(t, s.With["command"], "bin/grade -lab ")
+			assert.Contains(t, s.With["command"], "bin/grade -lang "+tr.Name+" -build labs -lab ")
 		}
 	}
 	all := suite.All()

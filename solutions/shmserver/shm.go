@@ -103,7 +103,7 @@ func (s *shm) put(i, sender int, msg []byte) {
 // get returns the sender and the message in slot i; the message aliases the
 // shared memory, so it must be copied before the slot is acknowledged.
 func (s *shm) get(i int) (sender int, msg []byte) {
-	//outline:begin lab3 4.9
+	//outline:begin lab3 5.1
 	b := s.slot(i)
 	n := min(int(binary.LittleEndian.Uint16(b[4:])), protocol.MaxMessage)
 	return int(binary.LittleEndian.Uint32(b[0:])), b[slotHeader : slotHeader+n]

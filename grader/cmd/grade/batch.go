@@ -8,37 +8,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"chatlab/grader/course"
 	"chatlab/grader/report"
 	"chatlab/grader/suite"
 
 	"golang.org/x/sys/unix"
 )
-
-// labPackages are the folders of labs/ a submission may provide: those of
-// the kit's own labs/ (client, server, shmserver and the packages they
-// share), read from root.
-func labPackages(root string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(root, "labs"))
-	if err != nil {
-		return nil, err
-	}
-	var pkgs []string
-	for _, e := range entries {
-		if e.IsDir() {
-			pkgs = append(pkgs, e.Name())
-		}
-	}
-	return pkgs, nil
-}
-
-// programs are what a submission builds, and the lab each serves.
-var programs = []struct{ pkg, lab string }{{"client", "client"}, {"server", "server"}, {"shmserver", "shm"}}
 
 // student is one submission's outcome.
 type student struct {
@@ -51,7 +31,7 @@ type student struct {
 // runBatch grades every submission folder under dir (a folder per student,
 // holding labs/ or the folders of labs/ themselves), jobs at a time, and
 // writes outDir/gradebook.csv and one outDir/NAME.json per student.
-func runBatch(dir, outDir string, jobs int, tests []*suite.Test, cfg suite.Config) int {
+func runBatch(dir, outDir string, jobs int, track course.Track, tests []*suite.Test, cfg suite.Config) int {
 	root, err := moduleRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grade -batch:", err)
@@ -88,7 +68,7 @@ func runBatch(dir, outDir string, jobs int, tests []*suite.Test, cfg suite.Confi
 			defer wg.Done()
 			for i := range work {
 				start := time.Now()
-				st := gradeSubmission(root, filepath.Join(dir, names[i]), tests, cfg)
+				st := gradeSubmission(root, filepath.Join(dir, names[i]), track, tests, cfg)
 				st.name, st.elapsed = names[i], time.Since(start)
 				students[i] = st
 				if err := report.WriteJSON(filepath.Join(outDir, names[i]+".json"), report.NewRecord(start, st.results)); err != nil {
@@ -136,10 +116,10 @@ func isTerminal(fd int) bool {
 	return err == nil
 }
 
-// gradeSubmission builds one submission over the kit's skeletons in a copy
-// of the module and runs the tests; a program that does not build fails its
-// lab's tests with the compiler's output.
-func gradeSubmission(root, sub string, tests []*suite.Test, cfg suite.Config) student {
+// gradeSubmission builds one submission of track over the kit's skeletons
+// in a copy of the module and runs the tests; a program that does not build
+// fails its lab's tests with the compiler's output.
+func gradeSubmission(root, sub string, track course.Track, tests []*suite.Test, cfg suite.Config) student {
 	var st student
 	tmp, err := os.MkdirTemp("", "chatlab-batch-")
 	if err != nil {
@@ -148,22 +128,24 @@ func gradeSubmission(root, sub string, tests []*suite.Test, cfg suite.Config) st
 	}
 	defer os.RemoveAll(tmp)
 	os.Chmod(tmp, 0o755) // the programs run as nobody
-	if err := copyModule(root, sub, tmp); err != nil {
+	if err := copyModule(root, sub, track, tmp); err != nil {
 		st.note = "could not read the submission: " + err.Error()
 	}
 	notBuilt := map[string]string{}
 	bins := map[string]string{}
-	for _, p := range programs {
-		out := filepath.Join(tmp, "lab_"+p.pkg)
-		cmd := exec.Command("go", "build", "-o", out, "./labs/"+p.pkg)
+	for _, l := range course.Labs {
+		out := filepath.Join(tmp, "bin", l.Programs[track.Name].Binary)
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		argv := track.BuildCommand(l, "labs", out)
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = tmp
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			notBuilt[p.lab] = string(msg) // a broken shared package breaks each build that uses it
-			st.note = strings.TrimSpace(st.note + " " + p.pkg + " does not build: " + firstLine(string(msg)))
+			notBuilt[l.Name] = string(msg) // a broken shared package breaks each build that uses it
+			st.note = strings.TrimSpace(st.note + " " + l.Programs[track.Name].Source + " does not build: " + firstLine(string(msg)))
 		}
-		bins[p.pkg] = out
+		bins[l.Name] = out
 	}
-	cfg.Client, cfg.Server, cfg.ShmServer = []string{bins["client"]}, []string{bins["server"]}, []string{bins["shmserver"]}
+	cfg.Client, cfg.Server, cfg.ShmServer = []string{bins["client"]}, []string{bins["server"]}, []string{bins["shm"]}
 	for _, t := range tests {
 		if msg, ok := notBuilt[t.Lab]; ok {
 			st.results = append(st.results, suite.NotBuilt(t, msg))
@@ -174,7 +156,14 @@ func gradeSubmission(root, sub string, tests []*suite.Test, cfg suite.Config) st
 	return st
 }
 
+// firstLine is the compiler's first error in its output s: gcc's first
+// "error:" line, or go build's first line after the package's "# path".
 func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "error:") {
+			return strings.TrimSpace(l)
+		}
+	}
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 			return l
@@ -184,37 +173,64 @@ func firstLine(s string) string {
 }
 
 // copyModule makes dst a copy of the module at root with the submission's
-// lab files over the skeletons: go.mod, go.sum, labs/ (the .go files of the
-// known packages only: a submission cannot bring tests or other code).
-func copyModule(root, sub, dst string) error {
+// lab files over the skeletons: go.mod, go.sum, and labs/ as
+// takeSubmission makes it.
+func copyModule(root, sub string, track course.Track, dst string) error {
 	for _, f := range []string{"go.mod", "go.sum"} {
 		if err := copyFile(filepath.Join(root, f), filepath.Join(dst, f)); err != nil {
 			return err
 		}
 	}
-	pkgs, err := labPackages(root)
-	if err != nil {
+	kit := filepath.Join(root, "labs")
+	if _, err := copyLabs(kit, kit, track, filepath.Join(dst, "labs")); err != nil {
 		return err
 	}
-	take := func(from string) error {
-		return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return err
-			}
-			rel, _ := filepath.Rel(from, path)
-			if !slices.Contains(pkgs, strings.Split(rel, string(filepath.Separator))[0]) {
+	_, err := takeSubmission(kit, sub, track, filepath.Join(dst, "labs"))
+	return err
+}
+
+// takeSubmission copies a submission's lab files into the labs folder dst,
+// over the skeletons, and returns how many it took. It takes only the
+// track's source files of the kit's own folders (kit is the kit's labs
+// folder): for Go, the .go files (not tests) of its packages; for C, the .c
+// and .h files of labs/c. So a submission cannot bring tests or other code.
+// A submission may hold labs/, the track's folder (labs/c), or the files
+// themselves.
+func takeSubmission(kit, sub string, track course.Track, dst string) (int, error) {
+	for _, inner := range []string{filepath.Join("labs", track.Dir), track.Dir} {
+		if st, err := os.Stat(filepath.Join(sub, inner)); inner != "" && err == nil && st.IsDir() {
+			return copyLabs(kit, filepath.Join(sub, inner), track, dst)
+		}
+	}
+	return copyLabs(kit, sub, track, dst)
+}
+
+// copyLabs copies the track's files of from (a labs folder, or the track's
+// folder of one) that the kit's labs folder kit knows a place for into dst.
+func copyLabs(kit, from string, track course.Track, dst string) (int, error) {
+	if track.Dir != "" && filepath.Clean(from) == filepath.Clean(kit) {
+		from = filepath.Join(kit, track.Dir)
+	}
+	taken := 0
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !track.Takes(path) {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		to := filepath.Join(track.Dir, rel)
+		parts := strings.Split(rel, string(filepath.Separator))
+		if track.Dir == "" {
+			// Go: a file of one of the kit's packages (client/, server/...).
+			if st, err := os.Stat(filepath.Join(kit, parts[0])); len(parts) < 2 || err != nil || !st.IsDir() || parts[0] == "c" {
 				return nil
 			}
-			return copyFile(path, filepath.Join(dst, "labs", rel))
-		})
-	}
-	if err := take(filepath.Join(root, "labs")); err != nil {
-		return err
-	}
-	if st, err := os.Stat(filepath.Join(sub, "labs")); err == nil && st.IsDir() {
-		sub = filepath.Join(sub, "labs")
-	}
-	return take(sub)
+		} else if len(parts) != 1 {
+			return nil // C: the files of labs/c, no deeper
+		}
+		taken++
+		return copyFile(path, filepath.Join(dst, to))
+	})
+	return taken, err
 }
 
 func copyFile(from, to string) error {

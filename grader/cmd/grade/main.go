@@ -4,7 +4,14 @@
 //
 //	grade [-lab all|client|server|shm] [-server CMD] [-client CMD] [-run REGEX]
 //	      [-repeat N] [-v] [-json FILE] [-gradescope FILE] [-autolab] [-labs DIR]
-//	grade -batch DIR [-out DIR] [-jobs N]   (instructors: a folder per student)
+//	grade [-lang go|c] -build labs [-bin bin]   (build the student's programs, then grade them)
+//	grade [-lang go|c|all] -programs references -build solutions -build-only
+//	grade -batch DIR [-lang go|c] [-out DIR] [-jobs N]   (instructors: a folder per student)
+//	grade -list-labs   (the labs and tracks, for shells: grader/course)
+//
+// Without -server, -client or -shm-server, a lab's program is the one the
+// course table names in -bin: bin/lab_server for the student's (-programs
+// labs), bin/chat_server or bin/chat_server_c for the reference.
 //
 // Exit status: 0 when every selected test passed, 1 when any failed, 2 when
 // grading could not run (bad usage, a program that cannot be started).
@@ -21,12 +28,12 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"chatlab/grader/course"
 	"chatlab/grader/harness"
 	"chatlab/grader/report"
 	"chatlab/grader/suite"
@@ -54,11 +61,18 @@ func run() int {
 	labsDir := fs.String("labs", "", "the student's labs/ `DIR`: report the details of the lab in progress only, and end with the next task (from DIR/tasks.tsv); -v reports every test")
 	classroom := fs.Bool("classroom", false, "print a GitHub Classroom workflow (classroom.yml) for the grader's tests, and exit")
 	jobs := fs.Int("jobs", max(1, runtime.NumCPU()/2), "with -batch: submissions graded at once")
+	langName := fs.String("lang", "go", "the track (language) of the programs: go or c; all with -build-only")
+	binDir := fs.String("bin", "bin", "where the labs' programs are (or go, with -build), named as grader/course says")
+	programs := fs.String("programs", "labs", "which programs -bin holds: labs (the student's: lab_server) or references (chat_server, chat_server_c)")
+	buildFrom := fs.String("build", "", "build the programs from `DIR` (labs, or solutions with -programs references) into -bin first; one that does not compile fails its lab's tests with the compiler's output")
+	buildOnly := fs.Bool("build-only", false, "with -build: build, then exit (status 1 if a program did not build)")
+	take := fs.String("take", "", "copy the lab files of the submission `DIR` (labs/, its track folder, or the files) over ./labs first: only the track's sources of the kit's own folders (run_autograder)")
+	listLabs := fs.Bool("list-labs", false, "print the course's labs and tracks (grader/course) as tab-separated lines, and exit")
 	notBuilt := map[string]string{}
 	fs.Func("not-built", "`LAB=FILE`: LAB's program did not build; FILE holds the compiler's output (its tests fail with it)", func(v string) error {
 		lab, file, ok := strings.Cut(v, "=")
-		if !ok || !slices.Contains(suite.Labs, lab) {
-			return fmt.Errorf("want LAB=FILE with LAB one of %s", strings.Join(suite.Labs, ", "))
+		if _, known := course.ByName(lab); !ok || !known {
+			return fmt.Errorf("want LAB=FILE with LAB one of %s", strings.Join(course.Names(), ", "))
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -81,9 +95,67 @@ func run() int {
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q", fs.Arg(0))
 	}
-	if *classroom {
-		fmt.Print(report.Classroom())
+	if *listLabs {
+		fmt.Print(course.List())
 		return 0
+	}
+	var tracks []course.Track
+	if *langName == "all" && *buildOnly {
+		tracks = course.Tracks
+	} else {
+		tr, err := course.TrackNamed(*langName)
+		if err != nil {
+			return usage("-lang: %v", err)
+		}
+		tracks = []course.Track{tr}
+	}
+	track := tracks[0]
+	if *programs != "labs" && *programs != "references" {
+		return usage("-programs %q: want labs or references", *programs)
+	}
+	if *classroom {
+		fmt.Print(report.Classroom(track))
+		return 0
+	}
+	if *take != "" {
+		n, err := takeSubmission("labs", *take, track, "labs")
+		if err != nil {
+			return usage("-take %s: %v", *take, err)
+		}
+		if n == 0 {
+			where := "labs/"
+			if track.Dir != "" {
+				where = "labs/" + track.Dir + "/"
+			}
+			return usage("-take %s: the submission has no %s files of %s: submit your labs folder, or the files inside it", *take, strings.Join(track.Ext, " or "), where)
+		}
+		fmt.Fprintf(os.Stderr, "took %d files of %s\n", n, *take)
+	}
+	if *buildOnly && *buildFrom == "" {
+		return usage("-build-only needs -build DIR")
+	}
+	if *buildFrom != "" {
+		var labs []course.Lab
+		for _, name := range strings.Split(*lab, ",") {
+			if l, ok := course.ByName(name); ok {
+				labs = append(labs, l)
+			} else if name == "all" {
+				labs = course.Labs
+			}
+		}
+		failed := false
+		for _, tr := range tracks {
+			for name, msg := range buildPrograms(tr, labs, *buildFrom, *binDir, *programs == "references") {
+				notBuilt[name] = msg
+				failed = true
+			}
+		}
+		if *buildOnly {
+			if failed {
+				return 1
+			}
+			return 0
+		}
 	}
 	if *repeat < 1 {
 		return usage("-repeat %d: must be at least 1", *repeat)
@@ -105,7 +177,7 @@ func run() int {
 			}
 			cfg.Credential = cred
 		}
-		code := runBatch(*batch, *batchOut, *jobs, tests, cfg)
+		code := runBatch(*batch, *batchOut, *jobs, track, tests, cfg)
 		harness.SweepOrphans()
 		return code
 	}
@@ -122,7 +194,17 @@ func run() int {
 			continue // its tests fail with the compiler's output
 		}
 		if need.cmd == "" {
-			return usage("grading the %s needs %s CMD", need.lab, need.flag)
+			// The course table's program in -bin, if it is there.
+			l, _ := course.ByName(need.lab)
+			p := l.Programs[track.Name]
+			bin := filepath.Join(*binDir, p.Binary)
+			if *programs == "references" {
+				bin = filepath.Join(*binDir, p.Reference)
+			}
+			if _, err := os.Stat(bin); err != nil {
+				return usage("grading the %s needs %s CMD, or its program at %s (make build)", need.lab, need.flag, bin)
+			}
+			need.cmd = bin
 		}
 		argv, err := resolve(need.cmd)
 		if err != nil {
@@ -214,7 +296,7 @@ func run() int {
 	}
 	fmt.Println()
 	if short {
-		progressReport(os.Stdout, *labsDir, results)
+		progressReport(os.Stdout, *labsDir, track, results)
 	} else {
 		report.Summary(os.Stdout, results)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"chatlab/grader/course"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -289,14 +290,54 @@ func TestNextStep(t *testing.T) {
 	assert.Equal(t, "client", inProgress(results))
 
 	require.NoError(t, os.WriteFile(src, []byte("todo.Missing(\"lab1\", \"connect\")\ntodo.Missing(\"lab1\", \"loop\")\n"), 0o644))
-	assert.Equal(t, "next: labs/client/main.go, connectTo (lab 1, task 1 of 2)", nextStep(dir, "client", results))
+	assert.Equal(t, "next: labs/client/main.go, connectTo (lab 1, task 1 of 2)", nextStep(dir, course.Tracks[0], "client", results))
 	require.NoError(t, os.WriteFile(src, []byte("written\ntodo.Missing(\"lab1\", \"loop\")\n"), 0o644))
-	assert.Equal(t, "next: labs/client/main.go, chat (lab 1, task 2 of 2)", nextStep(dir, "client", results))
+	assert.Equal(t, "next: labs/client/main.go, chat (lab 1, task 2 of 2)", nextStep(dir, course.Tracks[0], "client", results))
 	require.NoError(t, os.WriteFile(src, []byte("all written\n"), 0o644))
-	assert.Equal(t, "next: every task of lab client is written; fix "+tests[1].Name+" first (its failure is above)", nextStep(dir, "client", results))
+	assert.Equal(t, "next: every task of lab client is written; fix "+tests[1].Name+" first (its failure is above)", nextStep(dir, course.Tracks[0], "client", results))
 
 	results[1] = suite.Result{Test: tests[1], Status: suite.Pass, Score: tests[1].Points}
 	assert.Equal(t, "", inProgress(results))
-	assert.Equal(t, "next: nothing: every lab graded is at full marks", nextStep(dir, "", results))
+	assert.Equal(t, "next: nothing: every lab graded is at full marks", nextStep(dir, course.Tracks[0], "", results))
 	assert.Equal(t, "TODO(lab1): x (labs/a.go, f): not written yet", suite.TodoLine("noise\nTODO(lab1): x (labs/a.go, f): not written yet\n"))
+}
+
+// TestBatchC grades C submissions (-batch -lang c): the C reference code,
+// handed in as a labs/c folder, gets full marks; bare files whose client
+// does not compile lose the client's tests only, with a note.
+func TestBatchC(t *testing.T) {
+	subs, err := os.MkdirTemp("", "chatlab-subs-c-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(subs) })
+	require.NoError(t, os.Chmod(subs, 0o755))
+	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
+	cmd := exec.Command("go", "run", "./grader/cmd/mklabs", "-lang", "c", "-handouts", "", "-fill", "lab1,lab2,lab3", "-labs", filepath.Join(subs, "ada", "labs"))
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NoError(t, os.MkdirAll(filepath.Join(subs, "bob"), 0o755))
+	for _, f := range []string{"client.c", "serveur.c", "serveur_shm.c"} {
+		b, err := os.ReadFile(filepath.Join(subs, "ada", "labs", "c", f))
+		require.NoError(t, err)
+		if f == "client.c" {
+			b = append(b, "\nint broken(void) { return undefined_thing; }\n"...)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(subs, "bob", f), b, 0o644))
+	}
+
+	gradebook := filepath.Join(subs, "out")
+	stdout, stderr, status := grade(t, "-batch", subs, "-lang", "c", "-out", gradebook, "-jobs", "2")
+	require.Equal(t, 0, status, "%s\n%s", stdout, stderr)
+	f, err := os.Open(filepath.Join(gradebook, "gradebook.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 3, "a header and a row per student")
+	all := strconv.Itoa(suite.Points("all"))
+	assert.Equal(t, "ada", rows[1][0])
+	assert.Equal(t, all, rows[1][len(rows[1])-3], "the C reference code: full marks")
+	assert.Equal(t, strconv.Itoa(suite.Points("all")-suite.Points("client")), rows[2][len(rows[2])-3], "bob loses the client's points only")
+	assert.Contains(t, rows[2][len(rows[2])-1], "c/client.c does not build")
+	assert.Contains(t, rows[2][len(rows[2])-1], "undefined_thing")
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"chatlab/grader/course"
 	"chatlab/grader/report"
 	"chatlab/grader/suite"
 )
@@ -17,7 +18,7 @@ import (
 // inProgress is the lab a student is working on: the first lab graded that
 // is not at full marks ("" when all are).
 func inProgress(results []suite.Result) string {
-	for _, lab := range suite.Labs {
+	for _, lab := range course.Names() {
 		for _, r := range results {
 			if r.Test.Lab == lab && r.Status != suite.NotApplicable && r.Score < r.Max() {
 				return lab
@@ -34,9 +35,9 @@ type stubTask struct {
 	file, fn, stub   string
 }
 
-// readTasks reads DIR/tasks.tsv.
-func readTasks(dir string) ([]stubTask, error) {
-	f, err := os.Open(filepath.Join(dir, "tasks.tsv"))
+// readTasks reads a task list (labs/tasks.tsv, labs/c/tasks.tsv).
+func readTasks(path string) ([]stubTask, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -61,10 +62,10 @@ func readTasks(dir string) ([]stubTask, error) {
 }
 
 // nextStep says what to do next in lab: the first of its tasks whose stub is
-// still in its file (the file paths of tasks.tsv start at the kit's top,
-// the folder holding dir), or, once every stub is replaced, the first
-// failure.
-func nextStep(dir, lab string, results []suite.Result) string {
+// still in its file (from the track's task list in the labs folder dir,
+// whose file paths start at the kit's top, the folder holding dir), or, once
+// every stub is replaced, the first failure.
+func nextStep(dir string, track course.Track, lab string, results []suite.Result) string {
 	if lab == "" {
 		return "next: nothing: every lab graded is at full marks"
 	}
@@ -73,7 +74,7 @@ func nextStep(dir, lab string, results []suite.Result) string {
 			return fmt.Sprintf("next: make lab %s compile: the compiler's first error is above", lab)
 		}
 	}
-	tasks, err := readTasks(dir)
+	tasks, err := readTasks(track.Tasks(dir))
 	if err != nil {
 		return fmt.Sprintf("next: the failures of lab %s above (no task list: %v)", lab, err)
 	}
@@ -98,7 +99,7 @@ func nextStep(dir, lab string, results []suite.Result) string {
 
 // progressReport prints the short report of make grade: the details of the
 // lab in progress only, one line per lab, and the next step.
-func progressReport(w io.Writer, dir string, results []suite.Result) {
+func progressReport(w io.Writer, dir string, track course.Track, results []suite.Result) {
 	lab := inProgress(results)
 	if lab != "" {
 		fmt.Fprintf(w, "lab %s, the first not at full marks (LAB=... for another, GRADE_FLAGS=-v for every test):\n", lab)
@@ -126,5 +127,5 @@ func progressReport(w io.Writer, dir string, results []suite.Result) {
 		fmt.Fprintln(w)
 	}
 	report.Summary(w, results)
-	fmt.Fprintln(w, nextStep(dir, lab, results))
+	fmt.Fprintln(w, nextStep(dir, track, lab, results))
 }

@@ -1,7 +1,14 @@
 // Command mklabs writes the students' skeletons, labs/, from the reference
 // solutions, solutions/. It is how labs/ is made; never edit labs/ by hand.
 //
-//	mklabs [-solutions DIR] [-labs DIR] [-scaffold guided|outline] [-fill lab1,lab2.3] [-check]
+//	mklabs [-solutions DIR] [-labs DIR] [-lang go|c|all] [-scaffold guided|outline] [-fill lab1,lab2.3] [-check]
+//
+// Each track (grader/course) has its skeletons: Go's packages at the top of
+// labs/, C's files in labs/c (from solutions/c, with the fixtures'
+// DEFECT_* code taken out by unifdef). The same markers serve both; a C
+// stub is todo_missing("lab2", "what"); (labs/c/todo.h). Lines from
+// //solution:begin to //solution:end are notes for instructors, left out
+// of every skeleton.
 //
 // In solutions/, the code students write stands between markers, below the
 // TODO comment they will see; the number is the task's place in its lab,
@@ -49,11 +56,13 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"chatlab/grader/course"
 	"chatlab/grader/report"
 )
 
@@ -64,6 +73,7 @@ func main() {
 	fill := flag.String("fill", "", "labs (lab2) or single tasks (lab2.3) whose regions keep the reference code, e.g. lab1,lab2.1,lab2.2")
 	check := flag.Bool("check", false, "compare with -labs instead of writing it")
 	handouts := flag.String("handouts", "handouts", "the handouts whose grading tables and task lists are regenerated (empty: none)")
+	lang := flag.String("lang", "all", "the tracks whose skeletons are written: go, c or all (the handouts' task lists always show every track)")
 	flag.Parse()
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "mklabs:", err)
@@ -72,23 +82,33 @@ func main() {
 	if *scaffold != Guided && *scaffold != Outline {
 		fail(fmt.Errorf("-scaffold %q: want %s or %s", *scaffold, Guided, Outline))
 	}
-	k, err := generate(*src, level{scaffold: *scaffold, fill: strings.Split(*fill, ",")})
-	if err != nil {
-		fail(err)
+	tracks := course.Tracks
+	if *lang != "all" {
+		tr, err := course.TrackNamed(*lang)
+		if err != nil {
+			fail(fmt.Errorf("-lang: %w (or all)", err))
+		}
+		tracks = []course.Track{tr}
+	}
+	files := map[string][]byte{}
+	for _, tr := range tracks {
+		k, err := generate(*src, level{scaffold: *scaffold, fill: strings.Split(*fill, ","), track: tr})
+		if err != nil {
+			fail(err)
+		}
+		maps.Copy(files, k.files)
 	}
 	if *handouts != "" {
-		// The handouts' task lists are the whole lists, whatever is filled.
-		all := k
-		if *fill != "" {
-			if all, err = generate(*src, level{scaffold: *scaffold}); err != nil {
-				fail(err)
-			}
+		// The handouts' task lists are the whole lists of every track,
+		// whatever is filled or written.
+		lists, err := taskLists(*src, *scaffold)
+		if err != nil {
+			fail(err)
 		}
-		if err := generatedSections(*handouts, *check, all.markdown); err != nil {
+		if err := generatedSections(*handouts, *check, lists); err != nil {
 			fail(err)
 		}
 	}
-	files := k.files
 	if *check {
 		if diffs := compare(*dst, files); len(diffs) > 0 {
 			fmt.Fprintf(os.Stderr, "mklabs: %s is not what the generator makes from %s (run make labs):\n  %s\n",
@@ -102,13 +122,45 @@ func main() {
 	}
 	for rel, b := range files {
 		path := filepath.Join(*dst, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+		err := os.MkdirAll(filepath.Dir(path), 0o755)
+		if err == nil {
 			err = os.WriteFile(path, b, 0o644)
 		}
 		if err != nil {
 			fail(err)
 		}
 	}
+}
+
+// taskLists returns a lab's task lists for the handouts, one per track at
+// scaffolding level scaffold, one after the other.
+func taskLists(src, scaffold string) (func(lab string) string, error) {
+	var kits []*kit
+	for _, tr := range course.Tracks {
+		k, err := generate(src, level{scaffold: scaffold, track: tr})
+		if err != nil {
+			return nil, err
+		}
+		kits = append(kits, k)
+	}
+	return func(lab string) string {
+		var b strings.Builder
+		for i, tr := range course.Tracks {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "In %s (`labs/%s`):\n\n%s", trackTitle(tr), tr.Dir, kits[i].markdown(lab))
+		}
+		return b.String()
+	}, nil
+}
+
+// trackTitle is the track's language as the handouts write it.
+func trackTitle(tr course.Track) string {
+	if tr.Name == "go" {
+		return "Go"
+	}
+	return strings.ToUpper(tr.Name)
 }
 
 // Sections of the handouts that mklabs writes: a lab's grading table, from

@@ -11,13 +11,14 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
-	"chatlab/grader/suite"
+	"chatlab/grader/course"
 
 	"golang.org/x/tools/imports"
 )
@@ -46,8 +47,40 @@ type task struct {
 	filled bool
 }
 
-// missingRE matches a stub's call, whose lab must be its region's.
-var missingRE = regexp.MustCompile(`^todo\.Missing\("(lab[0-9]+)", "([^"]+)"\)$`)
+// missingRE matches a stub's call, whose lab must be its region's: Go's
+// todo.Missing, or C's todo_missing (labs/c/todo.h).
+var missingRE = regexp.MustCompile(`^(?:todo\.Missing\("(lab[0-9]+)", "([^"]+)"\)|todo_missing\("(lab[0-9]+)", "([^"]+)"\);)$`)
+
+// missing returns the lab and the what of a stub's call, if line is one.
+func missing(line string) (lab, what string, ok bool) {
+	m := missingRE.FindStringSubmatch(line)
+	if m == nil {
+		return "", "", false
+	}
+	if m[1] != "" {
+		return m[1], m[2], true
+	}
+	return m[3], m[4], true
+}
+
+// isC reports whether a solution file is of the C track.
+func isC(rel string) bool { return strings.HasSuffix(rel, ".c") || strings.HasSuffix(rel, ".h") }
+
+// cFuncRE matches the first line of a C function definition, at column 0:
+// "static int dial(const char *host, ...) {".
+var cFuncRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_ \t\*]*?\b([A-Za-z_][A-Za-z0-9_]*)\s*\(([^;]*|.*\)\s*\{.*)$`)
+
+// funcAt returns the name of the function whose definition starts at line,
+// in Go or C, if it is one.
+func funcAt(line string) (string, bool) {
+	if strings.HasPrefix(line, "func ") {
+		return funcName(line), true
+	}
+	if m := cFuncRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "typedef") && !strings.HasPrefix(line, "struct") && !strings.HasPrefix(line, "return") {
+		return m[1], true
+	}
+	return "", false
+}
 
 // A region of one file, as the generator reads it.
 type region struct {
@@ -68,8 +101,8 @@ func scan(lines []string) ([]region, error) {
 	var open []int // indexes into out
 	fn := ""
 	for i, l := range lines {
-		if strings.HasPrefix(l, "func ") {
-			fn = funcName(l)
+		if name, ok := funcAt(l); ok {
+			fn = name
 		}
 		t := strings.TrimSpace(l)
 		kind, rest, ok := strings.Cut(strings.TrimPrefix(t, "//"), ":")
@@ -127,7 +160,7 @@ func (r *region) check(lines []string) error {
 		// lines may stand between it and the region), to its last line.
 		for j := r.begin - 1; j >= 0; j-- {
 			c := strings.TrimSpace(lines[j])
-			if c == "" || strings.HasPrefix(lines[j], "func ") {
+			if _, ok := funcAt(lines[j]); c == "" || ok {
 				break
 			}
 			if !strings.HasPrefix(c, "// TODO(") {
@@ -157,12 +190,12 @@ func (r *region) check(lines []string) error {
 		return fmt.Errorf("line %d: the region needs a %q comment (above it; in an outline region, in its stub)", r.begin+1, prefix)
 	}
 	r.todo = strings.TrimSpace(strings.TrimPrefix(text, prefix))
-	m := []string(nil)
+	lab, ok := "", false
 	if len(code) > 0 {
-		m = missingRE.FindStringSubmatch(code[0])
+		lab, _, ok = missing(code[0])
 	}
-	if m == nil || m[1] != r.lab || len(code) > 2 || len(code) == 2 && !strings.HasPrefix(code[1], "return") {
-		return fmt.Errorf("line %d: the stub must be todo.Missing(%q, \"what\"), then at most a return; it is %q", r.els+1, r.lab, code)
+	if !ok || lab != r.lab || len(code) > 2 || len(code) == 2 && !strings.HasPrefix(code[1], "return") {
+		return fmt.Errorf("line %d: the stub must be todo.Missing(%q, \"what\") (in C, todo_missing(%q, \"what\");), then at most a return; it is %q", r.els+1, r.lab, r.lab, code)
 	}
 	return nil
 }
@@ -186,10 +219,24 @@ func funcName(line string) string {
 	return fn[:strings.IndexAny(fn+"(", "([")]
 }
 
-// A level is one scaffolding level with the regions to fill in.
+// A level is one scaffolding level of one track, with the regions to fill
+// in.
 type level struct {
 	scaffold string
-	fill     []string // labs (lab2) or tasks (lab2.3) that keep the reference code
+	fill     []string     // labs (lab2) or tasks (lab2.3) that keep the reference code
+	track    course.Track // the zero Track is Go's
+}
+
+// c reports whether the level is the C track's.
+func (lv level) c() bool { return lv.track.Dir == "c" }
+
+// takes reports whether the solution file rel (relative to solutions/) is
+// of the level's track: Go's packages, or the files of solutions/c.
+func (lv level) takes(rel string) bool {
+	if lv.c() {
+		return strings.HasPrefix(rel, "c/") && isC(rel)
+	}
+	return strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go") && !strings.HasPrefix(rel, "c/")
 }
 
 func (lv level) filled(r region) bool {
@@ -283,17 +330,21 @@ type kit struct {
 	tasks map[string][]task // by lab, in order
 }
 
-// generate makes the skeletons of src at scaffolding level lv.
+// generate makes the skeletons of src's track lv.track at scaffolding level
+// lv.
 func generate(src string, lv level) (*kit, error) {
 	k := &kit{files: map[string][]byte{}, tasks: map[string][]task{}}
 	byFile := map[string][]task{}
 	var removed []string // code of the stubbed regions, by file
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(src, path)
 		rel = filepath.ToSlash(rel)
+		if !lv.takes(rel) {
+			return nil
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
@@ -301,7 +352,15 @@ func generate(src string, lv level) (*kit, error) {
 		if bytes.HasPrefix(b, []byte("//lab:omit")) { // solution-only, as the epoll baseline
 			return nil
 		}
-		lines := strings.Split(string(b), "\n")
+		if isC(rel) {
+			if b, err = withoutDefects(path, b); err != nil {
+				return err
+			}
+		}
+		lines, err := withoutSolutionNotes(strings.Split(string(b), "\n"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 		rs, err := scan(lines)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -320,14 +379,16 @@ func generate(src string, lv level) (*kit, error) {
 			k.tasks[t.lab] = append(k.tasks[t.lab], ts[i])
 		}
 		out := lv.skeleton(lines, rs)
-		// A stub's import (todo) is found in solutions/, so its path is
-		// rewritten after imports has added it.
-		imports.LocalPrefix = "chatlab"
-		if out, err = imports.Process(rel, out, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8}); err == nil {
-			out, err = format.Source(bytes.ReplaceAll(out, []byte(`"chatlab/solutions/`), []byte(`"chatlab/labs/`)))
-		}
-		if err != nil {
-			return fmt.Errorf("%s: the skeleton does not parse: %w", path, err)
+		if !isC(rel) {
+			// A stub's import (todo) is found in solutions/, so its path
+			// is rewritten after imports has added it.
+			imports.LocalPrefix = "chatlab"
+			if out, err = imports.Process(rel, out, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8}); err == nil {
+				out, err = format.Source(bytes.ReplaceAll(out, []byte(`"chatlab/solutions/`), []byte(`"chatlab/labs/`)))
+			}
+			if err != nil {
+				return fmt.Errorf("%s: the skeleton does not parse: %w", path, err)
+			}
 		}
 		byFile[rel] = ts
 		k.files[rel] = out
@@ -347,9 +408,75 @@ func generate(src string, lv level) (*kit, error) {
 			k.files[rel] = k.header(rel, b, ts, lv.scaffold)
 		}
 	}
-	k.files["README.md"] = []byte(labsReadme)
-	k.files["tasks.tsv"] = k.tsv()
+	if lv.c() {
+		k.files["c/README.md"] = []byte(labsReadmeC)
+	} else {
+		k.files["README.md"] = []byte(labsReadme)
+	}
+	k.files[filepath.ToSlash(filepath.Join(lv.track.Dir, "tasks.tsv"))] = k.tsv()
 	return k, nil
+}
+
+// defectRE finds the macros that plant a fixture's defect in a C solution
+// (make fixtures: -DDEFECT_SIGPIPE), or pick a variant of it.
+var defectRE = regexp.MustCompile(`\b(?:DEFECT|VARIANT)_[A-Z0-9_]+\b`)
+
+// withoutDefects is the C solution at path with its fixtures' code taken
+// out: unifdef, with every DEFECT_* and VARIANT_* macro undefined, keeps
+// what the correct build compiles.
+func withoutDefects(path string, b []byte) ([]byte, error) {
+	names := defectRE.FindAllString(string(b), -1)
+	if len(names) == 0 {
+		return b, nil
+	}
+	slices.Sort(names)
+	args := []string{"-x", "2"} // exit status 0 whether or not it changed anything
+	for _, n := range slices.Compact(names) {
+		args = append(args, "-U"+n)
+	}
+	if _, err := exec.LookPath("unifdef"); err != nil {
+		return nil, fmt.Errorf("%s: taking the fixtures' DEFECT_* code out of the C skeleton needs unifdef (apt-get install unifdef): %w", path, err)
+	}
+	cmd := exec.Command("unifdef", args...)
+	cmd.Stdin = bytes.NewReader(b)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: unifdef: %v: %s", path, err, stderr.String())
+	}
+	return out, nil
+}
+
+// withoutSolutionNotes drops the lines from //solution:begin to
+// //solution:end (both included): notes for instructors, such as the list
+// of a C file's planted defects.
+func withoutSolutionNotes(lines []string) ([]string, error) {
+	var out []string
+	in := -1
+	for i, l := range lines {
+		switch strings.TrimSpace(l) {
+		case "//solution:begin":
+			if in >= 0 {
+				return nil, fmt.Errorf("line %d: //solution:begin inside another", i+1)
+			}
+			in = i
+			continue
+		case "//solution:end":
+			if in < 0 {
+				return nil, fmt.Errorf("line %d: //solution:end without //solution:begin", i+1)
+			}
+			in = -1
+			continue
+		}
+		if in < 0 {
+			out = append(out, l)
+		}
+	}
+	if in >= 0 {
+		return nil, fmt.Errorf("line %d: //solution:begin without //solution:end", in+1)
+	}
+	return out, nil
 }
 
 // number is t's place in its lab's list (from 1) and the list's length.
@@ -376,11 +503,19 @@ func (k *kit) header(rel string, b []byte, ts []task, scaffold string) []byte {
 		return b
 	}
 	var given []string
-	fset := token.NewFileSet()
-	if f, err := parser.ParseFile(fset, rel, b, parser.SkipObjectResolution); err == nil {
-		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.FuncDecl); ok && !mine[fd.Name.Name] {
-				given = append(given, fd.Name.Name)
+	if isC(rel) {
+		for _, l := range strings.Split(string(b), "\n") {
+			if name, ok := funcAt(l); ok && !mine[name] && !slices.Contains(given, name) {
+				given = append(given, name)
+			}
+		}
+	} else {
+		fset := token.NewFileSet()
+		if f, err := parser.ParseFile(fset, rel, b, parser.SkipObjectResolution); err == nil {
+			for _, d := range f.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && !mine[fd.Name.Name] {
+					given = append(given, fd.Name.Name)
+				}
 			}
 		}
 	}
@@ -390,7 +525,11 @@ func (k *kit) header(rel string, b []byte, ts []task, scaffold string) []byte {
 	if len(given) > 0 {
 		h.WriteString("//\n// " + wrap("Given, to read and call, not to change: "+strings.Join(given, ", ")+".", "// ", 88) + "\n")
 	}
-	h.WriteString("//\n// `make grade` says which task is next. Until you write it, a task's todo.Missing\n// call stops the program with its TODO line on stderr. Add the imports your code\n// needs; once the last todo.Missing of this file is gone, delete the import of\n// chatlab/labs/todo too (Go refuses an unused import; goimports does both).\n\n")
+	if isC(rel) {
+		h.WriteString("//\n// `make grade` says which task is next. Until you write it, a task's todo_missing()\n// call (todo.h) stops the program with its TODO line on stderr. Add the #includes\n// your code needs.\n\n")
+	} else {
+		h.WriteString("//\n// `make grade` says which task is next. Until you write it, a task's todo.Missing\n// call stops the program with its TODO line on stderr. Add the imports your code\n// needs; once the last todo.Missing of this file is gone, delete the import of\n// chatlab/labs/todo too (Go refuses an unused import; goimports does both).\n\n")
+	}
 	return append([]byte(h.String()), b...)
 }
 
@@ -399,8 +538,8 @@ func labName(lab string) string { return "lab " + strings.TrimPrefix(lab, "lab")
 
 // what is the short name of t, from its stub: todo.Missing(lab, WHAT).
 func (t task) what() string {
-	if m := missingRE.FindStringSubmatch(t.stub); m != nil {
-		return m[2]
+	if _, what, ok := missing(t.stub); ok {
+		return what
 	}
 	return t.fn
 }
@@ -431,6 +570,9 @@ var identRE = regexp.MustCompile(`\b[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9
 // solution has (declared in code the skeleton leaves out), or when its
 // package doc calls it a reference.
 func (k *kit) check(rel string, b []byte, removed []string) error {
+	if isC(rel) {
+		return k.checkC(rel, b)
+	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, rel, b, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
@@ -489,6 +631,20 @@ func (k *kit) check(rel string, b []byte, removed []string) error {
 	return nil
 }
 
+// checkC fails when a C skeleton's opening comment calls it a reference.
+// (The check of names only the solution declares reads Go's declarations;
+// the C TODOs name system calls and the given helpers.)
+func (k *kit) checkC(rel string, b []byte) error {
+	text := string(b)
+	if strings.HasPrefix(text, "/*") {
+		// ("reference counts" are a lesson's term, not a claim.)
+		if end := strings.Index(text, "*/"); end >= 0 && strings.Contains(strings.ReplaceAll(strings.ToLower(text[:end]), "reference count", ""), "reference") {
+			return fmt.Errorf("labs/%s: its opening comment says \"reference\": a skeleton is the student's program, not a reference", rel)
+		}
+	}
+	return nil
+}
+
 // codeLike reports whether a word of a TODO is written as code: selected
 // (c.frames), camelCase, with an underscore or a digit.
 func codeLike(id string) bool {
@@ -510,8 +666,8 @@ func (k *kit) tsv() []byte {
 	for _, lab := range labs {
 		n, _ := strconv.Atoi(strings.TrimPrefix(lab, "lab"))
 		name := "?"
-		if n >= 1 && n <= len(suite.Labs) {
-			name = suite.Labs[n-1]
+		if l, ok := course.ByNumber(n); ok {
+			name = l.Name
 		}
 		for i, t := range k.tasks[lab] {
 			fmt.Fprintf(&b, "%d\t%s\t%d\t%d\tlabs/%s\t%s\t%s\n", n, name, i+1, len(k.tasks[lab]), t.file, t.fn, t.stub)
@@ -528,6 +684,18 @@ func (k *kit) markdown(lab string) string {
 	}
 	return b.String()
 }
+
+const labsReadmeC = `# labs/c: your code, in C
+
+These are the C skeletons you fill in: client.c (lab 1), serveur.c (lab 2)
+and serveur_shm.c (lab 3); args.h, telnet.h and todo.h are given. Each file
+opens with a list of your tasks in it; each task is a ` + "`TODO(labN)`" + ` comment
+saying what to write, above a ` + "`todo_missing()`" + ` call that stops the program
+until you replace it. Build and grade with ` + "`make grade`" + ` at the top of the
+kit (gcc builds each lab; a warning does not stop grading, an error fails
+that lab only): it ends with the next task to do. tasks.tsv lists them all,
+in order, for the grader.
+`
 
 const labsReadme = `# labs: your code
 
