@@ -58,17 +58,11 @@ func solutionLines(t *testing.T) []string {
 }
 
 func TestHandout(t *testing.T) {
-	dist, err := os.MkdirTemp("", "chatlab-dist-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dist) })
-	require.NoError(t, os.Chmod(dist, 0o755)) // the grader runs programs as nobody
-	make := exec.Command("make", "-s", "-C", root, "handout", "DIST="+dist)
-	out, err := make.CombinedOutput()
-	require.NoError(t, err, "make handout:\n%s", out)
+	dist, out := makeDist(t, "handout")
 
 	unpacked := filepath.Join(dist, "unpacked")
 	require.NoError(t, os.MkdirAll(unpacked, 0o755))
-	out, err = exec.Command("tar", "-xzf", filepath.Join(dist, "chatlab-student.tar.gz"), "-C", unpacked).CombinedOutput()
+	out, err := exec.Command("tar", "-xzf", filepath.Join(dist, "chatlab-student.tar.gz"), "-C", unpacked).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	kit := filepath.Join(unpacked, "chatlab")
 
@@ -109,11 +103,8 @@ func TestHandout(t *testing.T) {
 
 	// The student's first run: builds, grades, scores low, shows only the
 	// lab in progress, says what to do next.
-	grade := exec.Command("make", "-s", "grade")
-	grade.Dir = kit
-	out, _ = grade.CombinedOutput()
-	t.Logf("make grade in the kit:\n%s", out)
-	assert.Equal(t, 2, grade.ProcessState.ExitCode(), "make grade exits 2 when grade exits 1:\n%s", out)
+	out, status := makeGrade(t, kit, "make grade in the kit")
+	assert.Equal(t, 2, status, "make grade exits 2 when grade exits 1:\n%s", out)
 	for _, lab := range suite.Labs {
 		assert.Regexp(t, fmt.Sprintf(`(?m)^lab %s +[0-9]+/%d `, lab, suite.Points(lab)), string(out))
 	}
@@ -126,16 +117,11 @@ func TestHandout(t *testing.T) {
 	child := filepath.Join(kit, "labs", "server", "child.go")
 	orig := readFile(t, child)
 	require.NoError(t, os.WriteFile(child, []byte(orig+"\nfunc broken() { undefinedThing() }\n"), 0o644))
-	grade = exec.Command("make", "-s", "grade")
-	grade.Dir = kit
-	out, _ = grade.CombinedOutput()
-	t.Logf("make grade with labs/server not compiling:\n%s", out)
+	out, _ = makeGrade(t, kit, "make grade with labs/server not compiling")
 	assert.Contains(t, string(out), "undefined: undefinedThing")
 	assert.Regexp(t, fmt.Sprintf(`(?m)^lab client +[0-9]+/%d `, suite.Points("client")), string(out), "lab 1 is graded all the same")
 	assert.Regexp(t, `(?m)^next: labs/client/main.go, connectTo`, string(out))
-	grade = exec.Command("make", "-s", "grade", "LAB=server")
-	grade.Dir = kit
-	out, _ = grade.CombinedOutput()
+	out, _ = makeGrade(t, kit, "make grade LAB=server", "LAB=server")
 	assert.Regexp(t, `(?m)^next: make lab server compile`, string(out))
 	require.NoError(t, os.WriteFile(child, []byte(orig), 0o644))
 
@@ -155,6 +141,31 @@ func TestHandout(t *testing.T) {
 	assert.Regexp(t, `(?m)^\s+mine\s+3\s+class .* FAILED$`, string(out))
 }
 
+// makeDist runs make TARGET (handout or gradescope) with args into a fresh
+// DIST folder that the grader's user nobody may enter, removed when t ends;
+// it returns the folder and make's output.
+func makeDist(t *testing.T, target string, args ...string) (string, []byte) {
+	t.Helper()
+	dist, err := os.MkdirTemp("", "chatlab-dist-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dist) })
+	require.NoError(t, os.Chmod(dist, 0o755)) // the grader runs programs as nobody
+	out, err := exec.Command("make", append([]string{"-s", "-C", root, target, "DIST=" + dist}, args...)...).CombinedOutput()
+	require.NoError(t, err, "make %s %s:\n%s", target, strings.Join(args, " "), out)
+	return dist, out
+}
+
+// makeGrade runs the student's make grade (with args) in kit, logs its
+// output under what, and returns the output and make's exit status.
+func makeGrade(t *testing.T, kit, what string, args ...string) ([]byte, int) {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"-s", "grade"}, args...)...)
+	cmd.Dir = kit
+	out, _ := cmd.CombinedOutput()
+	t.Logf("%s:\n%s", what, out)
+	return out, cmd.ProcessState.ExitCode()
+}
+
 func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -166,12 +177,7 @@ func readFile(t *testing.T, path string) string {
 // the first C task; a C lab that does not compile fails only its own tests;
 // its Classroom workflow builds C.
 func TestCHandout(t *testing.T) {
-	dist, err := os.MkdirTemp("", "chatlab-dist-c-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dist) })
-	require.NoError(t, os.Chmod(dist, 0o755))
-	out, err := exec.Command("make", "-s", "-C", root, "handout", "DIST="+dist, "LANG=c").CombinedOutput()
-	require.NoError(t, err, "make handout LANG=c:\n%s", out)
+	dist, out := makeDist(t, "handout", "LANG=c")
 	assert.Contains(t, string(out), "(c, guided scaffolding)")
 	kit := filepath.Join(dist, "kit", "chatlab")
 	for _, f := range []string{"client.c", "serveur.c", "serveur_shm.c", "todo.h", "args.h", "telnet.h", "tasks.tsv"} {
@@ -190,11 +196,8 @@ func TestCHandout(t *testing.T) {
 	}
 	assert.Contains(t, readFile(t, filepath.Join(kit, ".github", "workflows", "classroom.yml")), "bin/grade -lang c -build labs -lab client")
 
-	grade := exec.Command("make", "-s", "grade")
-	grade.Dir = kit
-	out, _ = grade.CombinedOutput()
-	t.Logf("make grade in the C kit:\n%s", out)
-	assert.Equal(t, 2, grade.ProcessState.ExitCode(), "make grade exits 2 when grade exits 1:\n%s", out)
+	out, status := makeGrade(t, kit, "make grade in the C kit")
+	assert.Equal(t, 2, status, "make grade exits 2 when grade exits 1:\n%s", out)
 	for _, lab := range suite.Labs {
 		assert.Regexp(t, fmt.Sprintf(`(?m)^lab %s +[0-9]+/%d `, lab, suite.Points(lab)), string(out))
 	}
@@ -205,15 +208,10 @@ func TestCHandout(t *testing.T) {
 	serveur := filepath.Join(kit, "labs", "c", "serveur.c")
 	orig := readFile(t, serveur)
 	require.NoError(t, os.WriteFile(serveur, []byte(orig+"\nint broken(void) { return undefined_thing; }\n"), 0o644))
-	grade = exec.Command("make", "-s", "grade")
-	grade.Dir = kit
-	out, _ = grade.CombinedOutput()
-	t.Logf("make grade with labs/c/serveur.c not compiling:\n%s", out)
+	out, _ = makeGrade(t, kit, "make grade with labs/c/serveur.c not compiling")
 	assert.Contains(t, string(out), "undefined_thing")
 	assert.Regexp(t, fmt.Sprintf(`(?m)^lab client +[0-9]+/%d `, suite.Points("client")), string(out), "lab 1 is graded all the same")
-	grade = exec.Command("make", "-s", "grade", "LAB=server")
-	grade.Dir = kit
-	out, _ = grade.CombinedOutput()
+	out, _ = makeGrade(t, kit, "make grade LAB=server", "LAB=server")
 	assert.Regexp(t, `(?m)^next: make lab server compile`, string(out))
 	require.NoError(t, os.WriteFile(serveur, []byte(orig), 0o644))
 
@@ -225,12 +223,7 @@ func TestCHandout(t *testing.T) {
 // design (the child's loop is a stub), the kit's handouts list its tasks,
 // and make grade points at the first of them.
 func TestOutlineHandout(t *testing.T) {
-	dist, err := os.MkdirTemp("", "chatlab-dist-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dist) })
-	require.NoError(t, os.Chmod(dist, 0o755))
-	out, err := exec.Command("make", "-s", "-C", root, "handout", "DIST="+dist, "SCAFFOLD=outline").CombinedOutput()
-	require.NoError(t, err, "make handout SCAFFOLD=outline:\n%s", out)
+	dist, out := makeDist(t, "handout", "SCAFFOLD=outline")
 	assert.Contains(t, string(out), "(go, outline scaffolding)")
 	kit := filepath.Join(dist, "kit", "chatlab")
 	child := readFile(t, filepath.Join(kit, "labs", "server", "child.go"))
@@ -239,10 +232,7 @@ func TestOutlineHandout(t *testing.T) {
 	lab2 := readFile(t, filepath.Join(kit, "handouts", "lab2-server.md"))
 	assert.Contains(t, lab2, "`labs/server/child.go`, `run`: the child's loop")
 	assert.NotContains(t, readFile(t, filepath.Join(root, "handouts", "lab2-server.md")), "`labs/server/child.go`, `run`:", "the instructor's handouts are the guided kit's")
-	grade := exec.Command("make", "-s", "grade", "LAB=server")
-	grade.Dir = kit
-	out, _ = grade.CombinedOutput()
-	t.Logf("make grade LAB=server in the outline kit:\n%s", out)
+	out, _ = makeGrade(t, kit, "make grade LAB=server in the outline kit", "LAB=server")
 	assert.Regexp(t, `(?m)^next: labs/server/mainproc.go, serve \(lab 2, task 1 of [0-9]+\)$`, string(out))
 	assert.Contains(t, string(out), `TODO(lab2): main's setup`)
 }
@@ -252,12 +242,7 @@ func TestOutlineHandout(t *testing.T) {
 // does not compile, and one with nothing in it. Each must leave a valid
 // results.json that says what happened.
 func TestGradescope(t *testing.T) {
-	dist, err := os.MkdirTemp("", "chatlab-gs-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dist) })
-	require.NoError(t, os.Chmod(dist, 0o755))
-	out, err := exec.Command("make", "-s", "-C", root, "gradescope", "DIST="+dist).CombinedOutput()
-	require.NoError(t, err, "make gradescope:\n%s", out)
+	dist, _ := makeDist(t, "gradescope")
 
 	absRoot, _ := filepath.Abs(root)
 	runAutograder(t, dist, []gsSubmission{
@@ -283,12 +268,7 @@ func TestGradescope(t *testing.T) {
 			f := filepath.Join(dir, "labs", "client", "main.go")
 			b, _ := os.ReadFile(f)
 			require.NoError(t, os.WriteFile(f, append(b, []byte("\nfunc broken( {\n")...), 0o644))
-		}, func(t *testing.T, r gsResults) {
-			all, _ := suite.Select("all", "")
-			assert.Len(t, r.Tests, len(all))
-			assert.Contains(t, r.Tests[0].Output, "it did not build")
-			assert.Contains(t, r.Tests[0].Output, "main.go")
-		}},
+		}, didNotBuild("main.go")},
 		{"empty", func(t *testing.T, dir string) {}, func(t *testing.T, r gsResults) {
 			assert.Equal(t, 0.0, r.Score)
 			assert.Contains(t, r.Output, "the submission has no .go files of labs/")
@@ -300,12 +280,7 @@ func TestGradescope(t *testing.T) {
 // the C reference code graded through run_autograder must get full marks,
 // whether it is submitted as labs/c or as bare files.
 func TestGradescopeC(t *testing.T) {
-	dist, err := os.MkdirTemp("", "chatlab-gs-c-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dist) })
-	require.NoError(t, os.Chmod(dist, 0o755))
-	out, err := exec.Command("make", "-s", "-C", root, "gradescope", "DIST="+dist, "LANG=c").CombinedOutput()
-	require.NoError(t, err, "make gradescope LANG=c:\n%s", out)
+	dist, _ := makeDist(t, "gradescope", "LANG=c")
 
 	absRoot, _ := filepath.Abs(root)
 	cp := func(t *testing.T, dir string) { // the skeletons, as bare files
@@ -332,12 +307,7 @@ func TestGradescopeC(t *testing.T) {
 			f := filepath.Join(dir, "client.c")
 			b, _ := os.ReadFile(f)
 			require.NoError(t, os.WriteFile(f, append(b, []byte("\nint broken( {\n")...), 0o644))
-		}, func(t *testing.T, r gsResults) {
-			all, _ := suite.Select("all", "")
-			assert.Len(t, r.Tests, len(all))
-			assert.Contains(t, r.Tests[0].Output, "it did not build")
-			assert.Contains(t, r.Tests[0].Output, "client.c")
-		}},
+		}, didNotBuild("client.c")},
 		{"go-files", func(t *testing.T, dir string) {
 			out, err := exec.Command("cp", "-r", filepath.Join(absRoot, "labs"), filepath.Join(dir, "go")).CombinedOutput()
 			require.NoError(t, err, "%s", out)
@@ -347,6 +317,17 @@ func TestGradescopeC(t *testing.T) {
 			assert.Contains(t, r.Output, "the submission has no .c or .h files of labs/c/")
 		}},
 	})
+}
+
+// didNotBuild checks the results of a submission whose file does not
+// compile: every test is listed, and the first says so, naming the file.
+func didNotBuild(file string) func(t *testing.T, r gsResults) {
+	return func(t *testing.T, r gsResults) {
+		all, _ := suite.Select("all", "")
+		assert.Len(t, r.Tests, len(all))
+		assert.Contains(t, r.Tests[0].Output, "it did not build")
+		assert.Contains(t, r.Tests[0].Output, file)
+	}
 }
 
 // A gsSubmission is one submission run_autograder grades in a test.

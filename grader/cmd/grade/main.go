@@ -43,7 +43,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
-	lab := fs.String("lab", "all", "which lab: all, client, server or shm")
+	lab := fs.String("lab", "all", "which lab: all, "+strings.Join(course.Names(), ", ")+", or a list of them (client,server)")
 	serverCmd := fs.String("server", "", "the server under test: a command line (e.g. ./chat_server or ./a.out)")
 	clientCmd := fs.String("client", "", "the client under test: a command line")
 	shmCmd := fs.String("shm-server", "", "the server graded by -lab shm, if not the one of -server")
@@ -82,7 +82,7 @@ func run() int {
 		return nil
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: grade [-lab all|client|server|shm] [-server CMD] [-client CMD] [flags]")
+		fmt.Fprintf(fs.Output(), "usage: grade [-lab all|%s] [-server CMD] [-client CMD] [flags]\n", strings.Join(course.Names(), "|"))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {

@@ -188,10 +188,7 @@ func TestRepeat(t *testing.T) {
 // the gradebook: the reference code, the untouched skeletons, two broken
 // variants of the reference, and one that does not compile.
 func TestBatch(t *testing.T) {
-	subs, err := os.MkdirTemp("", "chatlab-subs-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(subs) })
-	require.NoError(t, os.Chmod(subs, 0o755))
+	subs := sharedTemp(t, "chatlab-subs-")
 	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
 	filled := func(name string) string {
 		dir := filepath.Join(subs, name, "labs")
@@ -215,13 +212,7 @@ func TestBatch(t *testing.T) {
 	edit(filepath.Join(filled("eve"), "client", "main.go"), "func main() {", "func main() { undefined()")
 
 	gradebook := filepath.Join(subs, "out")
-	stdout, stderr, status := grade(t, "-batch", subs, "-out", gradebook, "-jobs", "2")
-	require.Equal(t, 0, status, "%s\n%s", stdout, stderr)
-	f, err := os.Open(filepath.Join(gradebook, "gradebook.csv"))
-	require.NoError(t, err)
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	require.NoError(t, err)
+	rows := gradeBatch(t, subs, gradebook)
 	require.Len(t, rows, 6, "a header and a row per student")
 	header := rows[0]
 	zero := map[string][]string{} // student -> the tests that scored nothing
@@ -302,14 +293,37 @@ func TestNextStep(t *testing.T) {
 	assert.Equal(t, "TODO(lab1): x (labs/a.go, f): not written yet", suite.TodoLine("noise\nTODO(lab1): x (labs/a.go, f): not written yet\n"))
 }
 
+// sharedTemp makes a temporary folder that the user nobody (who runs the
+// programs under test when the tests run as root) may enter, removed when t
+// ends.
+func sharedTemp(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	return dir
+}
+
+// gradeBatch runs grade -batch over subs (with flags), writing into out, and
+// returns the rows of its gradebook.csv.
+func gradeBatch(t *testing.T, subs, out string, flags ...string) [][]string {
+	t.Helper()
+	stdout, stderr, status := grade(t, append([]string{"-batch", subs, "-out", out, "-jobs", "2"}, flags...)...)
+	require.Equal(t, 0, status, "%s\n%s", stdout, stderr)
+	f, err := os.Open(filepath.Join(out, "gradebook.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	return rows
+}
+
 // TestBatchC grades C submissions (-batch -lang c): the C reference code,
 // handed in as a labs/c folder, gets full marks; bare files whose client
 // does not compile lose the client's tests only, with a note.
 func TestBatchC(t *testing.T) {
-	subs, err := os.MkdirTemp("", "chatlab-subs-c-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(subs) })
-	require.NoError(t, os.Chmod(subs, 0o755))
+	subs := sharedTemp(t, "chatlab-subs-c-")
 	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
 	cmd := exec.Command("go", "run", "./grader/cmd/mklabs", "-lang", "c", "-handouts", "", "-fill", "lab1,lab2,lab3", "-labs", filepath.Join(subs, "ada", "labs"))
 	cmd.Dir = root
@@ -325,14 +339,7 @@ func TestBatchC(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(subs, "bob", f), b, 0o644))
 	}
 
-	gradebook := filepath.Join(subs, "out")
-	stdout, stderr, status := grade(t, "-batch", subs, "-lang", "c", "-out", gradebook, "-jobs", "2")
-	require.Equal(t, 0, status, "%s\n%s", stdout, stderr)
-	f, err := os.Open(filepath.Join(gradebook, "gradebook.csv"))
-	require.NoError(t, err)
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	require.NoError(t, err)
+	rows := gradeBatch(t, subs, filepath.Join(subs, "out"), "-lang", "c")
 	require.Len(t, rows, 3, "a header and a row per student")
 	all := strconv.Itoa(suite.Points("all"))
 	assert.Equal(t, "ada", rows[1][0])
