@@ -5,10 +5,11 @@
 //   - flush_frames (lab 2, task 5 of 7): write the waiting frames to main
 //   - handle_frames (lab 2, task 6 of 7): relay the message to the others
 //
-// Given, to read and call, not to change: logf_, on_signal, now, buf_data, buf_add,
-// buf_drop, buf_free, splice_replies, queue_frame, message, feed, feed_end, frame_size,
-// drain_input, goodbye, child, broadcast, active, close_out, drop, flush_all, exited,
-// reap, forget, shutdown_all, accept_client, loop, main.
+// Given, to read and call, not to change: logf_, on_signal, now, full, poll_ms,
+// buf_data, buf_add, buf_drop, buf_free, too_slow, splice_replies, queue_frame,
+// message, feed, feed_end, frame_size, drain_input, goodbye, child, broadcast, active,
+// close_out, drop, flush_all, hold, exited, reap, forget, shutdown_all, accept_client,
+// loop, main.
 //
 // `make grade` says which task is next. Until you write it, a task's todo_missing()
 // call (todo.h) stops the program with its TODO line on stderr. Add the #includes
@@ -32,17 +33,26 @@
  * ends (end of file, or reset), the bytes after its last '\n' are one more
  * line, relayed before it is said to have left.
  *
- * Slow readers: each client socket's SO_SNDBUF is 128 KiB (sockets.h). A child queues
- * at most BACKLOG bytes beyond it for its client; past that, the client is
- * kicked: its connection is reset (SO_LINGER {1, 0}, then close) and the
- * others get "* userN kicked: too slow". Main queues at most BACKLOG bytes
- * for a child that does not empty its pipe (stopped, stuck); past that, it
- * kills the child and kicks its client the same way. A child keeps
- * SO_LINGER {1, 0} armed on its socket for that case, so that the kernel
- * resets the connection when the killed child's descriptors close; it
- * disarms it before every orderly close. A child that has sent F_DISC or
- * F_KICK drains its pipe until main closes it, so main never writes into a
- * pipe nobody reads.
+ * Slow readers (protocol.md, "Slow readers and flow control"): each client
+ * socket's SO_SNDBUF is 128 KiB (sockets.h). A child's queue for its client,
+ * c_out, is full at HIGH_WATER bytes beyond it: the child then reads nothing
+ * more from main (nor from its client: what it sends may need answers). So
+ * main's queue for that child, pend, fills too; while any pend is full, main
+ * reads no frame from the fork-to-main pipe (hold), and every child with a
+ * message to relay waits for room in that pipe and stops reading its client:
+ * TCP holds the senders back. Nothing is dropped. A client that reads,
+ * however slowly, drains its queue and the room goes on at its pace. One
+ * that has stopped reading is kicked by its child (too_slow): once its queue
+ * has filled, it must take MIN_TAKE bytes within STALL_WINDOW. Its
+ * connection is reset (SO_LINGER {1, 0}, then close) and the others get
+ * "* userN kicked: too slow". A child that takes nothing from its pipe for
+ * STUCK_LIMIT while main's pend for it is full is stopped or hung: main
+ * kills it and kicks its client the same way. A child keeps SO_LINGER
+ * {1, 0} armed on its socket for that case, so that the kernel resets the
+ * connection when the killed child's descriptors close; it disarms it
+ * before every orderly close. A child that has sent F_DISC or F_KICK drains
+ * its pipe until main closes it, so main never writes into a pipe nobody
+ * reads.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -71,7 +81,10 @@
 
 #define MAX_MSG 1000
 #define HDR 7
-#define BACKLOG (1 << 20)     /* bytes queued for one client, beyond the kernel's */
+#define HIGH_WATER (256 << 10) /* a queue for one client is full at this many bytes */
+#define MIN_TAKE (16 << 10)    /* a client whose queue filled must take this much... */
+#define STALL_WINDOW 1.0       /* ...within this many seconds, or it is kicked */
+#define STUCK_LIMIT 2.0        /* seconds main waits for a child that takes nothing */
 #define MAX_SLOTS 65536       /* entries of clients[]: live and not yet reaped */
 #define CHUNK (24 << 10)      /* what a child takes from its client per read(); see below */
 enum { F_DATA = 1, F_DISC = 2, F_KICK = 3 };
@@ -102,6 +115,21 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* full says whether a queue of n bytes for one client (a child's c_out,
+ * main's pend) is full: nothing more is taken for that client until it
+ * drains. */
+static int full(size_t n) {
+    return n >= HIGH_WATER;
+}
+
+/* poll_ms is poll()'s timeout in ms until time t (from now()), rounded up;
+ * -1 (no timeout) if t is 0. */
+static int poll_ms(double t) {
+    if (t == 0) return -1;
+    double ms = (t - now()) * 1000;
+    return ms <= 0 ? 0 : (int)ms + 1;
 }
 
 /* A queue of bytes: p[off..off+n) waits. Dropping from the front moves
@@ -143,6 +171,29 @@ static char c_line[MAX_MSG + 2]; /* the line being cut from the client's bytes *
 static int c_held;
 static struct buf c_reply; /* telnet refusals, for the client's next line boundary */
 static int c_midline;      /* the last byte read from main was not '\n' */
+static double c_since;     /* when c_out filled, for too_slow; 0: no window open */
+static size_t c_took;      /* bytes the client took since c_since */
+
+/* too_slow applies the slow-reader rule to c_out at time t, the client
+ * having taken took bytes since the last call. A window opens when c_out
+ * fills; it closes once the client has taken MIN_TAKE bytes (another opens
+ * at once if c_out is still full). A client still in its window after
+ * STALL_WINDOW has stopped reading: too_slow returns 1, and it is kicked.
+ * (c_out dipping just below full does not close the window: a client that
+ * stopped reading still lets a few bytes through now and then, when TCP
+ * probes its zero window.) */
+static int too_slow(double t, size_t took) {
+    if (c_since != 0) {
+        c_took += took;
+        if (c_took >= MIN_TAKE) c_since = 0; /* it reads */
+        else if (t - c_since >= STALL_WINDOW) return 1;
+    }
+    if (c_since == 0 && full(c_out.n)) {
+        c_since = t;
+        c_took = 0;
+    }
+    return 0;
+}
 
 /* splice_replies puts the waiting telnet refusals into c_out between two
  * lines: after the last whole line in it, or at its end when no line is cut
@@ -262,7 +313,8 @@ static void goodbye(int leaving) {
  * kicked and main closes its pipe, or main shuts down; it never returns.
  * Each turn, one poll(): the client's socket, from_main (the read end of its
  * main-to-fork pipe) and, while frames wait, to_main (the shared write end of
- * the fork-to-main pipe). */
+ * the fork-to-main pipe). While c_out is full, neither from_main nor the
+ * client is read, and too_slow kicks a client that has stopped reading. */
 static void child(int id, int sock, int to_main, int from_main) {
     c_id = id, c_sock = sock, c_to_main = to_main;
     fcntl(sock, F_SETFL, O_NONBLOCK);
@@ -271,34 +323,43 @@ static void child(int id, int sock, int to_main, int from_main) {
     setsockopt(sock, SOL_SOCKET, SO_LINGER, &armed, sizeof armed);
     static char buf[65536];
     int leaving = 0; /* the client has gone or been kicked: main will close our pipe */
+    size_t took = 0; /* bytes the client took this turn, for too_slow */
     for (;;) {
+        /* The slow-reader rule, on c_out as the last turn left it. */
+        if (!leaving && too_slow(now(), took)) { /* kicked: a reset, its unsent lines go with it */
+            queue_frame(F_KICK, "", 0);
+            close(c_sock); /* SO_LINGER {1, 0} is armed */
+            c_sock = -1;
+            buf_free(&c_out);
+            leaving = 1;
+        }
+        took = 0;
+        /* While c_out is full, take nothing more: from main (main then holds
+         * the senders back), nor from the client (what it sends may need
+         * answers, telnet refusals, that would pile up). */
+        int room = leaving || !full(c_out.n);
         short ev = 0;
-        if (!leaving) ev = (short)((c_frames.n == 0 ? POLLIN : 0) | (c_out.n > 0 ? POLLOUT : 0));
-        struct pollfd p[3] = {{ev ? c_sock : -1, ev, 0}, {from_main, POLLIN, 0}, {c_frames.n ? to_main : -1, POLLOUT, 0}};
-        if (poll(p, 3, -1) < 0) {
+        if (!leaving) ev = (short)((c_frames.n == 0 && room ? POLLIN : 0) | (c_out.n > 0 ? POLLOUT : 0));
+        struct pollfd p[3] = {{ev ? c_sock : -1, ev, 0}, {room ? from_main : -1, POLLIN, 0}, {c_frames.n ? to_main : -1, POLLOUT, 0}};
+        if (poll(p, 3, leaving ? -1 : poll_ms(c_since ? c_since + STALL_WINDOW : 0)) < 0) {
             if (errno == EINTR) continue;
             _exit(1);
         }
-        if (p[1].revents) {
+        if (p[1].revents) { /* c_out had room: it takes at most one buf more */
             ssize_t n = read(from_main, buf, sizeof buf);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) goodbye(leaving);
             if (n > 0 && !leaving) {
                 buf_add(&c_out, buf, (size_t)n);
                 c_midline = buf[n - 1] != '\n';
                 splice_replies(); /* a refusal that waited for a line boundary */
-                if (c_out.n > BACKLOG) { /* kicked: a reset, its unsent lines go with it */
-                    queue_frame(F_KICK, "", 0);
-                    close(c_sock); /* SO_LINGER {1, 0} is armed */
-                    c_sock = -1;
-                    buf_free(&c_out);
-                    leaving = 1;
-                }
             }
         }
         if (!leaving && c_out.n > 0) {
             ssize_t w = write(c_sock, buf_data(&c_out), c_out.n);
-            if (w > 0) buf_drop(&c_out, (size_t)w);
-            else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            if (w > 0) {
+                buf_drop(&c_out, (size_t)w);
+                took += (size_t)w;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
                 /* EPIPE, ECONNRESET: what the client sent before it went is still relayed */
                 drain_input();
                 feed_end();
@@ -334,6 +395,7 @@ struct client {
     int gone;    /* announced as gone: it is sent nothing more */
     int closing; /* shutting down: close out once pend is written */
     struct buf pend; /* lines for the child that its pipe has not taken yet */
+    double stuck;    /* since when pend has been full and the pipe took nothing; 0 if not */
 };
 static struct client *clients;
 static int nclients, max_clients = 128;
@@ -382,17 +444,45 @@ static void flush_all(void) {
             if (w < 0 && errno == EAGAIN) break;
             if (w < 0) { close_out(c); break; } /* EPIPE: the child is dead; reap will tell */
             buf_drop(&c->pend, (size_t)w);
+            c->stuck = 0; /* it took something */
         }
-        if (c->out < 0) continue;
-        if (c->pend.n == 0 && c->closing) {
+        if (c->out >= 0 && c->pend.n == 0 && c->closing)
             close_out(c); /* end of file: the child says goodbye and exits */
-        } else if (c->pend.n > BACKLOG && !c->gone && !c->closing) { /* (closing: the server is shutting down) */
-            /* its child took nothing while a whole backlog piled up: stopped
-             * or stuck. Killed, its client's connection is reset. */
-            if (c->pid > 0) kill(c->pid, SIGKILL);
-            drop(c, 1, "its process stopped taking lines from its pipe");
-        }
     }
+}
+
+/* hold says whether main must read no frame now because some child's pend
+ * is full: its pipe has not taken HIGH_WATER bytes, because the child's own
+ * queue is full. Main then reads nothing from the fork-to-main pipe, so the
+ * children with a message to relay wait for room in it and stop reading
+ * their clients: the senders are held back, nothing is dropped. One shared
+ * pipe is the price: main cannot tell one sender's frames from another's
+ * before it reads them, so every sender waits for the slowest reader. A
+ * child whose pipe took nothing for STUCK_LIMIT while its pend was full is
+ * stopped or hung (a child whose client stopped reading kicks it within
+ * STALL_WINDOW): main kills it and kicks its client. *timeout is poll()'s
+ * timeout in ms, until the first held child would be stuck (-1: none). */
+static int hold(int *timeout) {
+    int held = 0;
+    double t = now();
+    *timeout = -1;
+    for (int i = 0; i < nclients; i++) {
+        struct client *c = &clients[i];
+        if (c->gone || c->closing || c->out < 0 || !full(c->pend.n)) { /* (closing: shutting down) */
+            c->stuck = 0;
+            continue;
+        }
+        if (c->stuck == 0) c->stuck = t;
+        if (t - c->stuck >= STUCK_LIMIT) { /* killed, its client's connection is reset */
+            if (c->pid > 0) kill(c->pid, SIGKILL);
+            drop(c, 1, "its process took nothing from its pipe while its backlog was full");
+            continue;
+        }
+        held = 1;
+        int ms = poll_ms(c->stuck + STUCK_LIMIT);
+        if (*timeout < 0 || ms < *timeout) *timeout = ms;
+    }
+    return held;
 }
 
 /* handle_frames reads the fork-to-main pipe once and acts on every whole
@@ -423,7 +513,7 @@ static void handle_frames(int from_kids) {
         } else if (c && buf[off] == F_DISC) {
             drop(c, 0, "client closed the connection");
         } else if (c && buf[off] == F_KICK) {
-            drop(c, 1, "its backlog overflowed");
+            drop(c, 1, "it took next to nothing for a second while its backlog was full");
         }
         off += HDR + len;
     }
@@ -531,25 +621,26 @@ static void accept_client(int lfd, int to_main) {
     char line[64];
     int n = snprintf(line, sizeof line, "* user%d joined\n", id);
     broadcast(line, (size_t)n, id);
-    clients[nclients++] = (struct client){id, pid, mf[1], 0, 0, {0}};
+    clients[nclients++] = (struct client){.id = id, .pid = pid, .out = mf[1]};
     n = snprintf(line, sizeof line, "* welcome user%d\n", id);
     buf_add(&clients[nclients - 1].pend, line, (size_t)n);
     logf_("user%d connected (pid %d)", id, pid);
 }
 
 /* loop is main's event loop: one poll() over the signal self-pipe, the
- * fork-to-main pipe, the listening socket and the pipe of every child that
- * has lines waiting. It returns only when poll() fails; shutdown_all exits. */
+ * fork-to-main pipe (not while hold says to hold the senders back), the
+ * listening socket and the pipe of every child that has lines waiting. It
+ * returns only when poll() fails; shutdown_all exits. */
 static int loop(int lfd, int sig_r, int from_kids, int to_main) {
     static struct pollfd p[MAX_SLOTS + 3];
     for (;;) {
+        int timeout, held = hold(&timeout); /* held: no frame is read this turn */
         int np = 0;
         p[np++] = (struct pollfd){sig_r, POLLIN, 0};
-        p[np++] = (struct pollfd){from_kids, POLLIN, 0};
+        p[np++] = (struct pollfd){held ? -1 : from_kids, POLLIN, 0};
         p[np++] = (struct pollfd){lfd, POLLIN, 0};
         for (int i = 0; i < nclients; i++)
             if (clients[i].out >= 0 && clients[i].pend.n > 0) p[np++] = (struct pollfd){clients[i].out, POLLOUT, 0};
-        int timeout = -1;
         if (poll(p, (nfds_t)np, timeout) < 0) {
             if (errno == EINTR) continue;
             perror("poll");

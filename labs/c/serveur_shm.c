@@ -9,11 +9,11 @@
 //   - timer_expired (lab 3, task 6 of 7): take an expired timer off the head
 //   - tick (lab 3, task 7 of 7): time out the idle clients
 //
-// Given, to read and call, not to change: on_signal, write_all, send_rec, slot_at,
-// slot_put, slot_get, buf_add, buf_drop, release, read_down, place, child_exit, feed,
-// feed_end, drain_input, child, now, timer_del, timer_link, queue, queue_rec, notice,
-// close_down, flush, drop, unref, handle_up, read_up, exited, reap, shutdown_all,
-// accept_client, loop, main.
+// Given, to read and call, not to change: on_signal, write_all, now, poll_ms, send_rec,
+// slot_at, slot_put, slot_get, buf_add, buf_drop, full, too_slow, release, read_down,
+// place, child_exit, feed, feed_end, drain_input, child, timer_del, timer_link, queue,
+// queue_rec, notice, close_down, flush, drop, unref, handle_up, read_up, exited, reap,
+// stuck, shutdown_all, accept_client, loop, main.
 //
 // `make grade` says which task is next. Until you write it, a task's todo_missing()
 // call (todo.h) stops the program with its TODO line on stderr. Add the #includes
@@ -26,10 +26,22 @@
  * inactivity timers in a sorted list driven by SIGALRM.
  *
  * When a client's stream ends (end of file, or reset), the bytes after its
- * last '\n' are a final line, relayed before it is said to have left. A
- * client that does not read gets a bounded backlog: BACKLOG bytes beyond its
- * socket's SO_SNDBUF (128 KiB); past it, its connection is reset and the
- * others get "* userN kicked: too slow".
+ * last '\n' are a final line, relayed before it is said to have left.
+ *
+ * Slow readers (protocol.md, "Slow readers and flow control"): a child's
+ * queue for its client, out, is full at HIGH_WATER bytes beyond the
+ * socket's SO_SNDBUF (128 KiB). While it is full, the child copies no more
+ * messages out of their slots, so it releases none: each sender's ring
+ * fills, and a sender whose ring is full waits for a free slot and reads
+ * nothing more from its client (TCP holds it back). A flooder is held
+ * first; someone who types a line now and then, hardly at all. Nothing is
+ * dropped. A client that reads, however slowly, drains its queue and the
+ * room goes on at its pace. One that has stopped reading is kicked by its
+ * child (too_slow): once its queue has filled, it must take MIN_TAKE bytes
+ * within STALL_WINDOW. Its connection is reset and the others get
+ * "* userN kicked: too slow". A child that holds slots and releases none
+ * for STUCK_LIMIT is stopped or hung: the parent kills it and kicks its
+ * client (stuck).
  *
  * Slots are freed by reference counts kept by the parent, the one process
  * that knows who holds what: it counts a slot's holders when it hands it
@@ -66,7 +78,10 @@
 #define MAXMSG 1000
 #define SLOTSZ 1024
 #define K 16
-#define BACKLOG (1 << 20)
+#define HIGH_WATER (256 << 10) /* a client's queue is full at this many bytes */
+#define MIN_TAKE (16 << 10)    /* a client whose queue filled must take this much... */
+#define STALL_WINDOW 1.0       /* ...within this many seconds, or it is kicked */
+#define STUCK_LIMIT 2.0        /* seconds the parent waits for a child that releases nothing */
 
 /* The pipes carry records, struct rec (16 bytes: a pipe keeps each whole).
  * Up, from a child: DATA(a: slot): its client's next line is in slot a;
@@ -100,6 +115,16 @@ static int write_all(int fd, const void *p, size_t n) {
         n -= (size_t)w;
     }
     return 0;
+}
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec + t.tv_nsec / 1e9; }
+
+/* poll_ms is poll()'s (or epoll_wait's) timeout in ms until time t (from
+ * now()), rounded up; -1 (no timeout) if t is 0. */
+static int poll_ms(double t) {
+    if (t == 0) return -1;
+    double ms = (t - now()) * 1000;
+    return ms <= 0 ? 0 : (int)ms + 1;
 }
 
 static void send_rec(int fd, int kind, uint32_t a, uint32_t b, uint32_t c) {
@@ -159,18 +184,62 @@ static void buf_add(struct buf *b, const void *p, size_t n) {
     memcpy(b->p + b->n, p, n);
     b->n += n;
 }
-static void buf_drop(struct buf *b, size_t n) { memmove(b->p, b->p + n, b->n - n); b->n -= n; }
+static void buf_drop(struct buf *b, size_t n) {
+    if (n == 0) return; /* nothing to move (and b->p may still be NULL) */
+    memmove(b->p, b->p + n, b->n - n);
+    b->n -= n;
+}
 
 static int child_id, up_fd, down_fd, sock_fd, nfree, freelist[K];
-static struct buf out, in, waiting; /* waiting: whole lines waiting for a slot */
+static struct buf out;     /* lines for the client */
+static struct buf in;      /* records from the parent, not handled yet */
+static struct buf waiting; /* whole lines from the client, waiting for a slot */
+
+/* full says whether the client's queue is full: the child then takes no
+ * more records from in until it drains. */
+static int full(void) { return out.n >= HIGH_WATER; }
+
+static double c_since; /* when out filled, for too_slow; 0: no window open */
+static size_t c_took;  /* bytes the client took since c_since */
+
+/* too_slow applies the slow-reader rule to out at time t, the client having
+ * taken took bytes since the last call. A window opens when out fills; it
+ * closes once the client has taken MIN_TAKE bytes (another opens at once if
+ * out is still full). A client still in its window after STALL_WINDOW has
+ * stopped reading: too_slow returns 1, and it is kicked. (out dipping just
+ * below full does not close the window: a client that stopped reading
+ * still lets a few bytes through now and then, when TCP probes its zero
+ * window.) */
+static int too_slow(double t, size_t took) {
+    if (c_since != 0) {
+        c_took += took;
+        if (c_took >= MIN_TAKE) c_since = 0; /* it reads */
+        else if (t - c_since >= STALL_WINDOW) return 1;
+    }
+    if (c_since == 0 && full()) {
+        c_since = t;
+        c_took = 0;
+    }
+    return 0;
+}
 
 static void release(int slot) { send_rec(up_fd, REL, (uint32_t)slot, 0, 0); }
 
-/* handle_down parses what came from the parent; deliver says whether to
- * queue lines for the client (not once it has gone). */
-static void handle_down(int deliver) {
+/* How handle_down treats the records waiting in in. */
+enum {
+    DISCARD,    /* the client has gone: release every message, queue nothing */
+    WHILE_ROOM, /* queue lines for the client while out is not full, then stop */
+    ALL,        /* queue them all, full or not (the parent has let us go) */
+};
+
+/* handle_down acts on the records from the parent, in order, as mode says.
+ * Stopping while out is full is the flow control: the records wait in in,
+ * and the messages among them are neither copied out nor released, so
+ * their senders' rings stay full and the senders are held back. */
+static void handle_down(int mode) {
     size_t off = 0;
-    while (in.n - off >= sizeof(struct rec)) {
+    int deliver = mode != DISCARD;
+    while (in.n - off >= sizeof(struct rec) && !(mode == WHILE_ROOM && full())) {
         struct rec r;
         memcpy(&r, in.p + off, sizeof r);
         char line[MAXMSG + 64];
@@ -193,11 +262,11 @@ static void handle_down(int deliver) {
     buf_drop(&in, off);
 }
 
-static int read_down(int deliver) { /* 0: parent closed the pipe */
+static int read_down(int mode) { /* 0: parent closed the pipe */
     char tmp[65536];
     ssize_t n = read(down_fd, tmp, sizeof tmp);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return 0;
-    if (n > 0) { buf_add(&in, tmp, (size_t)n); handle_down(deliver); }
+    if (n > 0) { buf_add(&in, tmp, (size_t)n); handle_down(mode); }
     return 1;
 }
 
@@ -213,15 +282,16 @@ static void place(void) { /* put waiting lines into free slots */
 }
 
 static void child_exit(int reason) {
-    /* Tell the parent, then drain our pipe until it closes it, releasing
-     * every slot we were sent. */
-    if (reason != 2) while (waiting.n > 0) { place(); if (waiting.n > 0 && !read_down(0)) break; }
+    /* Release what was held back; tell the parent, then drain our pipe
+     * until it closes it, releasing every slot we were sent. */
+    handle_down(DISCARD);
+    if (reason != 2) while (waiting.n > 0) { place(); if (waiting.n > 0 && !read_down(DISCARD)) break; }
     send_rec(up_fd, BYE, (uint32_t)reason, 0, 0);
     if (reason == 2) { struct linger l = {1, 0}; setsockopt(sock_fd, SOL_SOCKET, SO_LINGER, &l, sizeof l); }
     close(sock_fd);
     int fl = fcntl(down_fd, F_GETFL);
     fcntl(down_fd, F_SETFL, fl & ~O_NONBLOCK);
-    while (read_down(0)) {}
+    while (read_down(DISCARD)) {}
     _exit(0);
 }
 
@@ -268,10 +338,17 @@ static void child(int id, int fd, int up, int down, int ring) {
     for (int i = 0; i < K; i++) freelist[nfree++] = ring * K + i;
     fcntl(fd, F_SETFL, O_NONBLOCK);
     fcntl(down, F_SETFL, O_NONBLOCK);
+    size_t took = 0; /* bytes the client took this turn, for too_slow */
     for (;;) {
-        struct pollfd p[2] = {{fd, (short)((waiting.n == 0 ? POLLIN : 0) | (out.n ? POLLOUT : 0)), 0}, {down, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0) continue;
-        if (p[1].revents && !read_down(1)) { /* let go: say goodbye */
+        if (too_slow(now(), took)) child_exit(2); /* on out as the last turn left it */
+        took = 0;
+        /* The client is read while its lines have slots and its own queue
+         * has room (what it sends may need answers, telnet refusals). */
+        short ev = (short)((waiting.n == 0 && !full() ? POLLIN : 0) | (out.n ? POLLOUT : 0));
+        struct pollfd p[2] = {{fd, ev, 0}, {down, POLLIN, 0}};
+        if (poll(p, 2, poll_ms(c_since ? c_since + STALL_WINDOW : 0)) < 0) continue;
+        if (p[1].revents && !read_down(WHILE_ROOM)) { /* let go: say goodbye */
+            handle_down(ALL); /* what was held back, and the parent's last lines */
             for (int i = 0; i < 40 && out.n; i++) {
                 struct pollfd q = {fd, POLLOUT, 0};
                 poll(&q, 1, 10);
@@ -283,13 +360,15 @@ static void child(int id, int fd, int up, int down, int ring) {
             while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {}
             _exit(0);
         }
-        if (out.n > BACKLOG) child_exit(2);
         if (out.n) {
             ssize_t w = write(fd, out.p, out.n);
-            if (w > 0) buf_drop(&out, (size_t)w);
-            else if (w < 0 && errno != EAGAIN) { drain_input(); feed_end(); child_exit(1); }
+            if (w > 0) {
+                buf_drop(&out, (size_t)w);
+                took += (size_t)w;
+                handle_down(WHILE_ROOM); /* what was held back while out was full */
+            } else if (w < 0 && errno != EAGAIN) { drain_input(); feed_end(); child_exit(1); }
         }
-        if (p[0].revents && waiting.n == 0) {
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && waiting.n == 0) {
             char tmp[65536];
             ssize_t n = read(fd, tmp, sizeof tmp);
             if (n == 0) { feed_end(); child_exit(0); }
@@ -310,12 +389,12 @@ struct client {
     double expire;         /* its inactivity timer: expiry (now()), links in the sorted list */
     struct client *tprev, *tnext;
     char *held;            /* held[slot]: sent MSG(slot), not released yet */
+    int nheld;             /* how many slots it holds so */
+    double behind;         /* since when it has held slots and released none; 0 if not */
 };
 static struct client **clients;
 static int nclients, max_clients = 128, nrings, *ring_owner, ep, *refs, next_id = 1;
 static double idle;
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec + t.tv_nsec / 1e9; }
 
 /* The inactivity timers: the textbook's lst_timer, a doubly linked list of
  * the clients (tprev, tnext) sorted by expiry, earliest first, from thead. A
@@ -419,6 +498,8 @@ static void drop_hold(int slot) {
 static void unref(struct client *c, int slot) {
     if (!c->held[slot]) return;
     c->held[slot] = 0;
+    c->nheld--;
+    c->behind = 0; /* it released one: it is not stuck */
     drop_hold(slot);
 }
 
@@ -432,7 +513,12 @@ static void handle_up(struct client *c, struct rec *r) {
         if (idle > 0) timer_adjust(c, now() + idle);
         refs[slot] = 1; /* the parent's own hold, while it hands the slot out */
         for (int i = 0; i < nclients; i++)
-            if (!clients[i]->gone && clients[i] != c) { clients[i]->held[slot] = 1; refs[slot]++; queue_rec(clients[i], MSG, (uint32_t)slot, 0); }
+            if (!clients[i]->gone && clients[i] != c) {
+                clients[i]->held[slot] = 1;
+                clients[i]->nheld++;
+                refs[slot]++;
+                queue_rec(clients[i], MSG, (uint32_t)slot, 0);
+            }
         drop_hold(slot); /* with no reader, the slot is free at once */
     } else if (r->kind == REL) {
         unref(c, (int)r->a);
@@ -482,6 +568,35 @@ static void exited(pid_t pid, int status, void *arg) {
 
 /* reap collects the children that have exited (SIGCHLD: one or more). */
 static void reap(void) { reap_children(exited, NULL); }
+
+/* stuck kills the children that have held slots for STUCK_LIMIT without
+ * releasing any, and kicks their clients; it returns epoll_wait's timeout in
+ * ms, until the next one would be stuck (-1: none). A child holds messages
+ * back only while its client's queue is full, and releases more as soon as
+ * it drains; one whose client stopped reading kicks it within STALL_WINDOW.
+ * A child silent for longer is stopped or hung: it would hold every sender
+ * back for good, their slots taken. */
+static int stuck(void) {
+    int timeout = -1;
+    double t = now();
+    for (int i = 0; i < nclients; i++) {
+        struct client *c = clients[i];
+        if (c->gone || c->nheld == 0) {
+            c->behind = 0;
+            continue;
+        }
+        if (c->behind == 0) c->behind = t;
+        if (t - c->behind >= STUCK_LIMIT) {
+            fprintf(stderr, "c_shm: user%d: its process released nothing for %.0f s\n", c->id, STUCK_LIMIT);
+            kill(c->pid, SIGKILL); /* reaped on SIGCHLD: its slots are released then */
+            drop(c, N_KICKED);
+            continue;
+        }
+        int ms = poll_ms(c->behind + STUCK_LIMIT);
+        if (timeout < 0 || ms < timeout) timeout = ms;
+    }
+    return timeout;
+}
 
 static void shutdown_all(int lfd) {
     close(lfd);
@@ -565,7 +680,7 @@ static void accept_client(int lfd) {
 static void loop(int lfd) {
     for (;;) {
         struct epoll_event evs[64];
-        int n = epoll_wait(ep, evs, 64, -1);
+        int n = epoll_wait(ep, evs, 64, stuck());
         for (int i = 0; i < n; i++) {
             int fd = (int)(evs[i].data.u64 & 0xffffffff), kind = (int)(evs[i].data.u64 >> 32);
             if (fd == sig_r) {
