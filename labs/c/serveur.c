@@ -5,11 +5,10 @@
 //   - flush_frames (lab 2, task 5 of 7): write the waiting frames to main
 //   - handle_frames (lab 2, task 6 of 7): relay the message to the others
 //
-// Given, to read and call, not to change: logf_, on_signal, now, full, poll_ms,
-// buf_data, buf_add, buf_drop, buf_free, too_slow, splice_replies, queue_frame,
-// message, feed, feed_end, frame_size, drain_input, goodbye, child, broadcast, active,
-// close_out, drop, flush_all, hold, exited, reap, forget, shutdown_all, accept_client,
-// loop, main.
+// Given, to read and call, not to change: logf_, on_signal, full, buf_data, buf_add,
+// buf_drop, buf_free, too_slow, splice_replies, queue_frame, message, feed, feed_end,
+// frame_size, drain_input, goodbye, child, broadcast, active, close_out, drop,
+// flush_all, hold, exited, reap, forget, shutdown_all, accept_client, loop, main.
 //
 // `make grade` says which task is next. Until you write it, a task's todo_missing()
 // call (todo.h) stops the program with its TODO line on stderr. Add the #includes
@@ -73,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flow.h"
 #include "procs.h"
 #include "sockets.h"
 #include "telnet.h"
@@ -81,10 +81,6 @@
 
 #define MAX_MSG 1000
 #define HDR 7
-#define HIGH_WATER (256 << 10) /* a queue for one client is full at this many bytes */
-#define MIN_TAKE (16 << 10)    /* a client whose queue filled must take this much... */
-#define STALL_WINDOW 1.0       /* ...within this many seconds, or it is kicked */
-#define STUCK_LIMIT 2.0        /* seconds main waits for a child that takes nothing */
 #define MAX_SLOTS 65536       /* entries of clients[]: live and not yet reaped */
 #define CHUNK (24 << 10)      /* what a child takes from its client per read(); see below */
 enum { F_DATA = 1, F_DISC = 2, F_KICK = 3 };
@@ -111,25 +107,11 @@ static void on_signal(int sig) {
 #define PROG "c_server"
 #include "args.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* full says whether a queue of n bytes for one client (a child's c_out,
  * main's pend) is full: nothing more is taken for that client until it
  * drains. */
 static int full(size_t n) {
     return n >= HIGH_WATER;
-}
-
-/* poll_ms is poll()'s timeout in ms until time t (from now()), rounded up;
- * -1 (no timeout) if t is 0. */
-static int poll_ms(double t) {
-    if (t == 0) return -1;
-    double ms = (t - now()) * 1000;
-    return ms <= 0 ? 0 : (int)ms + 1;
 }
 
 /* A queue of bytes: p[off..off+n) waits. Dropping from the front moves
@@ -171,29 +153,12 @@ static char c_line[MAX_MSG + 2]; /* the line being cut from the client's bytes *
 static int c_held;
 static struct buf c_reply; /* telnet refusals, for the client's next line boundary */
 static int c_midline;      /* the last byte read from main was not '\n' */
-static double c_since;     /* when c_out filled, for too_slow; 0: no window open */
-static size_t c_took;      /* bytes the client took since c_since */
+static struct drain c_drain; /* the client's slow-reader window (flow.h) */
 
-/* too_slow applies the slow-reader rule to c_out at time t, the client
- * having taken took bytes since the last call. A window opens when c_out
- * fills; it closes once the client has taken MIN_TAKE bytes (another opens
- * at once if c_out is still full). A client still in its window after
- * STALL_WINDOW has stopped reading: too_slow returns 1, and it is kicked.
- * (c_out dipping just below full does not close the window: a client that
- * stopped reading still lets a few bytes through now and then, when TCP
- * probes its zero window.) */
-static int too_slow(double t, size_t took) {
-    if (c_since != 0) {
-        c_took += took;
-        if (c_took >= MIN_TAKE) c_since = 0; /* it reads */
-        else if (t - c_since >= STALL_WINDOW) return 1;
-    }
-    if (c_since == 0 && full(c_out.n)) {
-        c_since = t;
-        c_took = 0;
-    }
-    return 0;
-}
+/* too_slow applies the slow-reader rule (flow.h) to c_out at time t, the
+ * client having taken took bytes since the last call: 1, it has stopped
+ * reading and is kicked. */
+static int too_slow(double t, size_t took) { return drain_too_slow(&c_drain, t, took, full(c_out.n)); }
 
 /* splice_replies puts the waiting telnet refusals into c_out between two
  * lines: after the last whole line in it, or at its end when no line is cut
@@ -341,7 +306,7 @@ static void child(int id, int sock, int to_main, int from_main) {
         short ev = 0;
         if (!leaving) ev = (short)((c_frames.n == 0 && room ? POLLIN : 0) | (c_out.n > 0 ? POLLOUT : 0));
         struct pollfd p[3] = {{ev ? c_sock : -1, ev, 0}, {room ? from_main : -1, POLLIN, 0}, {c_frames.n ? to_main : -1, POLLOUT, 0}};
-        if (poll(p, 3, leaving ? -1 : poll_ms(c_since ? c_since + STALL_WINDOW : 0)) < 0) {
+        if (poll(p, 3, leaving ? -1 : poll_ms(drain_deadline(&c_drain))) < 0) {
             if (errno == EINTR) continue;
             _exit(1);
         }

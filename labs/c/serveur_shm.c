@@ -9,9 +9,9 @@
 //   - timer_expired (lab 3, task 6 of 7): take an expired timer off the head
 //   - tick (lab 3, task 7 of 7): time out the idle clients
 //
-// Given, to read and call, not to change: on_signal, write_all, now, poll_ms, send_rec,
-// slot_at, slot_put, slot_get, buf_add, buf_drop, full, too_slow, release, read_down,
-// place, child_exit, feed, feed_end, drain_input, child, timer_del, timer_link, queue,
+// Given, to read and call, not to change: on_signal, write_all, send_rec, slot_at,
+// slot_put, slot_get, buf_add, buf_drop, full, too_slow, release, read_down, place,
+// child_exit, feed, feed_end, drain_input, child, timer_del, timer_link, queue,
 // queue_rec, notice, close_down, flush, drop, unref, handle_up, read_up, exited, reap,
 // stuck, shutdown_all, accept_client, loop, main.
 //
@@ -70,6 +70,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flow.h"
 #include "procs.h"
 #include "sockets.h"
 #include "telnet.h"
@@ -78,10 +79,6 @@
 #define MAXMSG 1000
 #define SLOTSZ 1024
 #define K 16
-#define HIGH_WATER (256 << 10) /* a client's queue is full at this many bytes */
-#define MIN_TAKE (16 << 10)    /* a client whose queue filled must take this much... */
-#define STALL_WINDOW 1.0       /* ...within this many seconds, or it is kicked */
-#define STUCK_LIMIT 2.0        /* seconds the parent waits for a child that releases nothing */
 
 /* The pipes carry records, struct rec (16 bytes: a pipe keeps each whole).
  * Up, from a child: DATA(a: slot): its client's next line is in slot a;
@@ -115,16 +112,6 @@ static int write_all(int fd, const void *p, size_t n) {
         n -= (size_t)w;
     }
     return 0;
-}
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec + t.tv_nsec / 1e9; }
-
-/* poll_ms is poll()'s (or epoll_wait's) timeout in ms until time t (from
- * now()), rounded up; -1 (no timeout) if t is 0. */
-static int poll_ms(double t) {
-    if (t == 0) return -1;
-    double ms = (t - now()) * 1000;
-    return ms <= 0 ? 0 : (int)ms + 1;
 }
 
 static void send_rec(int fd, int kind, uint32_t a, uint32_t b, uint32_t c) {
@@ -199,29 +186,12 @@ static struct buf waiting; /* whole lines from the client, waiting for a slot */
  * more records from in until it drains. */
 static int full(void) { return out.n >= HIGH_WATER; }
 
-static double c_since; /* when out filled, for too_slow; 0: no window open */
-static size_t c_took;  /* bytes the client took since c_since */
+static struct drain c_drain; /* the client's slow-reader window (flow.h) */
 
-/* too_slow applies the slow-reader rule to out at time t, the client having
- * taken took bytes since the last call. A window opens when out fills; it
- * closes once the client has taken MIN_TAKE bytes (another opens at once if
- * out is still full). A client still in its window after STALL_WINDOW has
- * stopped reading: too_slow returns 1, and it is kicked. (out dipping just
- * below full does not close the window: a client that stopped reading
- * still lets a few bytes through now and then, when TCP probes its zero
- * window.) */
-static int too_slow(double t, size_t took) {
-    if (c_since != 0) {
-        c_took += took;
-        if (c_took >= MIN_TAKE) c_since = 0; /* it reads */
-        else if (t - c_since >= STALL_WINDOW) return 1;
-    }
-    if (c_since == 0 && full()) {
-        c_since = t;
-        c_took = 0;
-    }
-    return 0;
-}
+/* too_slow applies the slow-reader rule (flow.h) to out at time t, the
+ * client having taken took bytes since the last call: 1, it has stopped
+ * reading and is kicked. */
+static int too_slow(double t, size_t took) { return drain_too_slow(&c_drain, t, took, full()); }
 
 static void release(int slot) { send_rec(up_fd, REL, (uint32_t)slot, 0, 0); }
 
@@ -346,7 +316,7 @@ static void child(int id, int fd, int up, int down, int ring) {
          * has room (what it sends may need answers, telnet refusals). */
         short ev = (short)((waiting.n == 0 && !full() ? POLLIN : 0) | (out.n ? POLLOUT : 0));
         struct pollfd p[2] = {{fd, ev, 0}, {down, POLLIN, 0}};
-        if (poll(p, 2, poll_ms(c_since ? c_since + STALL_WINDOW : 0)) < 0) continue;
+        if (poll(p, 2, poll_ms(drain_deadline(&c_drain))) < 0) continue;
         if (p[1].revents && !read_down(WHILE_ROOM)) { /* let go: say goodbye */
             handle_down(ALL); /* what was held back, and the parent's last lines */
             for (int i = 0; i < 40 && out.n; i++) {
