@@ -157,20 +157,25 @@ grade-sanitized: build ## grade the C references built with AddressSanitizer and
 grade-many: build ## grade the reference programs N times (N=20; LANG=c: the C track's): every run must pass
 	$(BIN)/grade -lang $(TRACK) -programs references -lab all -repeat $(N) $(GRADE_FLAGS)
 
+# defects lists the DEFECT_* macros a C source's header comment describes
+# (" *   DEFECT_NAME  what it breaks"): the fixtures are built from that list,
+# as grader/suite's tests read it.
+defects = $(shell sed -n 's/^ \*   DEFECT_\([A-Z0-9_]*\).*/\1/p' $(1))
+
 fixtures: ## build the broken programs that prove the grader into bin/fixtures/
 	@mkdir -p $(BIN)/fixtures
-	for d in OK SIGPIPE NO_REAP REAP_ONCE LEAVE_CHILDREN ECHO DROP_BURST FIXED_PORT OTHER_FORMAT OTHER_FORMAT_NO_REAP BUSY_POLL BIG_FRAMES NO_KICK NUL_CSTRING NO_REUSEADDR DROP_FINAL_LINE NO_TELNET NO_TELNET_REPLY TELNET_PER_READ TELNET_ANSWER_ALL TELNET_MIDLINE STRIP_CR; do \
+	for d in OK $(call defects,solutions/c/serveur.c); do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_server_$$d solutions/c/serveur.c || exit 1; done
-	for d in OK TURNS BUSY FULL_BUFFER BANNER NO_NEWLINE NO_C1 IPV4_ONLY HOLD_PARTIAL; do \
+	for d in OK $(call defects,solutions/c/client.c); do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_client_$$d solutions/c/client.c || exit 1; done
-	for d in OK ONE_SLOT NO_UNLINK NO_TIMERS ADJUST_IN_PLACE TEXT_IN_PIPES; do \
+	for d in OK $(call defects,solutions/c/serveur_shm.c); do \
 		gcc -O2 -Wall -DDEFECT_$$d -o $(BIN)/fixtures/c_shmserver_$$d solutions/c/serveur_shm.c || exit 1; done
 	gcc -O2 -Wall -DVARIANT_OTHER_NAME -o $(BIN)/fixtures/c_shmserver_OTHER_NAME solutions/c/serveur_shm.c
 	$(GO) build -o $(BIN)/fixtures/threads ./fixtures/broken/threads
 	$(GO) build -o $(BIN)/fixtures/panics ./fixtures/broken/panics
 
 test: lint ## run every test, with the race detector
-	$(GO) test -race -count=1 -timeout 10m ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 lint: ## gofmt and go vet
 	@unformatted=$$(gofmt -l .); \

@@ -373,7 +373,8 @@ type gsResults struct {
 }
 
 // TestCommandsExist: every `make TARGET` that the instructor's texts show
-// is a target of the Makefile, and every bin/NAME they name is built by it.
+// is a target of the Makefile, every bin/NAME they name is built by it, and
+// every `gcc FLAGS` they quote is the kit's (course.CFlags).
 // (bench.md's commands are the instructor's: they are checked here, not in
 // the kit.)
 func TestCommandsExist(t *testing.T) {
@@ -386,6 +387,7 @@ var (
 	binPathRE = regexp.MustCompile(`(?:^|[\s(\x60'=$])bin/([A-Za-z0-9_][A-Za-z0-9_./-]*[A-Za-z0-9_])`)
 	targetRE  = regexp.MustCompile(`(?m)^([a-z][a-z0-9-]*):`)
 	makeBinRE = regexp.MustCompile(`\$\(BIN\)/([A-Za-z0-9_][A-Za-z0-9_./-]*[A-Za-z0-9_])`)
+	gccRE     = regexp.MustCompile("`gcc (-[^`]*)`")
 )
 
 // checkCommands checks the texts of the tree at dir against its Makefile:
@@ -416,6 +418,10 @@ func checkCommands(t *testing.T, dir string, texts []string, built map[string]bo
 	for _, name := range texts {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
+		for _, m := range gccRE.FindAllStringSubmatch(string(b), -1) {
+			assert.Equal(t, course.CFlags, m[1], "%s: the C kit builds with gcc %s (course.CFlags)", name, course.CFlags)
+			checked++
+		}
 		for _, m := range makeCmdRE.FindAllStringSubmatch(string(b), -1) {
 			assert.True(t, targets[m[1]], "%s: `make %s` is not a target of %s/Makefile", name, m[1], filepath.Base(dir))
 			checked++

@@ -213,6 +213,46 @@ func Listening(pid int) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
+// TCPSocket is one TCP socket that a process holds: its fd, its inode, its
+// two addresses (Remote is 0.0.0.0:0 or [::]:0 when it listens) and whether
+// it listens.
+type TCPSocket struct {
+	Fd            int
+	Inode         uint64
+	Local, Remote netip.AddrPort
+	Listening     bool
+}
+
+// TCPSockets returns the TCP sockets among a process's fds, in fd order,
+// by matching its socket inodes with the rows of /proc/net/tcp and
+// /proc/net/tcp6 (other sockets, such as Unix ones, are left out). By hand:
+// ls -l /proc/PID/fd, then ss -tanpe.
+func TCPSockets(pid int) ([]TCPSocket, error) {
+	socks, err := Inodes(pid, "socket")
+	if err != nil {
+		return nil, err
+	}
+	fdOf := map[uint64][]int{}
+	for fd, ino := range socks {
+		fdOf[ino] = append(fdOf[ino], fd)
+	}
+	var out []TCPSocket
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		rows, err := readTCPTable(table)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			for _, fd := range fdOf[r.inode] {
+				out = append(out, TCPSocket{Fd: fd, Inode: r.inode, Local: r.local, Remote: r.remote, Listening: r.state == tcpListen})
+			}
+			delete(fdOf, r.inode) // a socket has one row
+		}
+	}
+	slices.SortFunc(out, func(a, b TCPSocket) int { return a.Fd - b.Fd })
+	return out, nil
+}
+
 // ConnInode returns the inode of the socket whose local address is local
 // and whose peer is remote: the server's end of a connection, seen from the
 // client's two addresses. By hand: ss -tnpe 'dport = :PORT'.
@@ -441,11 +481,13 @@ func ShmMappings(pid int) ([]string, error) {
 type ShmObject struct {
 	Dev, Inode string // as /proc/PID/maps prints them: "00:1a", "12345"
 	Path       string // "/dev/shm/NAME", with " (deleted)" once unlinked
+	Shared     bool   // mapped MAP_SHARED ("rw-s"), at least once
 }
 
 // ShmObjects returns the /dev/shm objects a process maps, each once.
 // By hand: grep /dev/shm /proc/PID/maps (columns 4 and 5 are device and
-// inode).
+// inode; the permissions of column 2 end in s for MAP_SHARED, p for
+// MAP_PRIVATE).
 func ShmObjects(pid int) ([]ShmObject, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
 	if err != nil {
@@ -458,8 +500,10 @@ func ShmObjects(pid int) ([]ShmObject, error) {
 		if i < 0 || len(f) < 6 {
 			continue
 		}
-		o := ShmObject{Dev: f[3], Inode: f[4], Path: line[i:]}
-		if !slices.ContainsFunc(out, func(x ShmObject) bool { return x.Dev == o.Dev && x.Inode == o.Inode }) {
+		o := ShmObject{Dev: f[3], Inode: f[4], Path: line[i:], Shared: strings.HasSuffix(f[1], "s")}
+		if j := slices.IndexFunc(out, func(x ShmObject) bool { return x.Dev == o.Dev && x.Inode == o.Inode }); j >= 0 {
+			out[j].Shared = out[j].Shared || o.Shared
+		} else {
 			out = append(out, o)
 		}
 	}

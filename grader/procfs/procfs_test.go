@@ -71,6 +71,20 @@ func TestSelf(t *testing.T) {
 	_, err = ConnInode(netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2"))
 	assert.Error(t, err)
 
+	// TCPSockets lists the listening socket and both ends of the connection,
+	// each with its fd, and says which one listens.
+	tcp, err := TCPSockets(os.Getpid())
+	require.NoError(t, err)
+	byAddr := map[string]TCPSocket{}
+	for _, s := range tcp {
+		byAddr[s.Local.String()+" "+s.Remote.String()] = s
+	}
+	lis, ok := byAddr[l.Addr().String()+" 0.0.0.0:0"]
+	assert.True(t, ok && lis.Listening, "the listening socket in %v", tcp)
+	conn, ok := byAddr[l.Addr().String()+" "+c.LocalAddr().String()]
+	assert.True(t, ok && !conn.Listening && conn.Inode == ino, "the server's end in %v", tcp)
+	assert.Equal(t, ino, socks[conn.Fd], "its fd")
+
 	sig, err := ReadSignals(os.Getpid())
 	require.NoError(t, err)
 	assert.True(t, Has(sig.Caught, 17), "the Go runtime catches SIGCHLD")

@@ -388,7 +388,7 @@ func clientTests() []*Test {
 		{Name: "client/no-server", Lab: "client", Points: 2, Timeout: 10 * time.Second,
 			What: "says why on stderr and exits 1 when nothing listens", Run: testNoServer},
 		{Name: "client/escapes-c1", Lab: "client", Points: 2, Timeout: 15 * time.Second,
-			What: "strips C1 controls (UTF-8 and 8-bit), ESC ESC, sequences split across reads", Run: testEscapesC1},
+			What: "strips C1 controls (UTF-8 and 8-bit), ESC ESC, controls inside sequences, NUL, sequences split across reads", Run: testEscapesC1},
 		{Name: "client/hosts", Lab: "client", Points: 2, Timeout: 20 * time.Second,
 			What: "connects to localhost (IPv4 or IPv6) and to ::1", Run: testHosts},
 		{Name: "client/final-line", Lab: "client", Points: 1, Timeout: 10 * time.Second,
@@ -409,6 +409,11 @@ func testStdin(t *T) {
 	s.serverReads("typed \"hello\"", "hello\n", "copy stdin to the socket")
 	s.typeIn("one\ntwo\n")
 	s.serverReads("typed \"one\" and \"two\"", "one\ntwo\n", "copy stdin to the socket as it comes")
+	// Bytes, not C strings: a NUL and a byte that is not UTF-8 are data.
+	s.typeIn("a\x00b\xffc\n")
+	s.serverReads("typed \"a\\x00b\\xffc\" (a NUL byte and the byte 0xff inside)", "a\x00b\xffc\n",
+		t.lang.pick("send the bytes read() returned, as many as it returned: a NUL byte is data, so never measure what was read with strlen() or print it with %s",
+			"send the bytes the read returned, as many as it returned: buf[:n], all of them, a NUL byte too"))
 }
 
 // testPrintsIdle: the server's lines are printed as they come, and only
@@ -558,7 +563,8 @@ func testEscapesC1(t *T) {
 		"user2: G\x9b2JH\n" + // 8-bit CSI
 		"user2: I\x1b\x1b[2JJ\n" + // ESC ESC: the second starts a CSI
 		"user2: K\x1b]0;x\x1b[31m\x07L\n" + // ESC inside an OSC string
-		"user2: M\x1b[1\x082JN\n" // a C0 control inside a CSI
+		"user2: M\x1b[1\x082JN\n" + // a C0 control inside a CSI
+		"user2: O\x00P\n" // a NUL: dropped, and the rest of the line printed
 	s.say(lines)
 	s.awaitPrinted("N\n")
 	// The split: the client must have read the first half before the second comes.
@@ -570,7 +576,7 @@ func testEscapesC1(t *T) {
 	if !strings.Contains(got, "F\n") {
 		got = s.end()
 	}
-	did := "the server relayed lines with C1 controls, ESC ESC, ESC inside OSC, C0 inside CSI, and an SGR split between two reads"
+	did := "the server relayed lines with C1 controls, ESC ESC, ESC inside OSC, C0 inside CSI, a NUL, and an SGR split between two reads"
 	if bad := controlBytes(got); bad != "" {
 		s.fail(Failure{Did: did, Expected: "no control byte printed (but tab and newline)", Got: strconv.Quote(got) + ": " + bad,
 			Hint: "a UTF-8 terminal obeys U+0080..U+009F (\\xc2\\x80..\\xc2\\x9f), an 8-bit one the bytes 0x80..0x9f: drop them with what they introduce (0x9b: a CSI; 0x9d: an OSC up to BEL), and keep the sanitizer's state between reads"})
@@ -579,7 +585,7 @@ func testEscapesC1(t *T) {
 	// them carried printed (a prompt or the like between them is
 	// client/prints-idle's business).
 	for _, c := range []struct{ first, second, residue string }{
-		{"A", "B", "2J"}, {"C", "D", "SECRET"}, {"G", "H", "2J"}, {"I", "J", ""}, {"K", "L", ""}, {"M", "N", ""}, {"E", "F", "1m"},
+		{"A", "B", "2J"}, {"C", "D", "SECRET"}, {"G", "H", "2J"}, {"I", "J", "[2"}, {"K", "L", "0;x"}, {"M", "N", "2J"}, {"O", "P", ""}, {"E", "F", "1m"},
 	} {
 		line := ""
 		for _, l := range strings.Split(got, "\n") {
@@ -591,7 +597,7 @@ func testEscapesC1(t *T) {
 		if j < 0 || (c.residue != "" && strings.Contains(line[:j], c.residue)) {
 			s.fail(Failure{Did: did, Expected: fmt.Sprintf("a line \"user2: %s%s\" (the sequence between the letters removed whole)", c.first, c.second),
 				Got:  strconv.Quote(got),
-				Hint: "remove each sequence whole, the letters around it kept: a sequence ends at its final byte (CSI), at BEL or ESC \\ (OSC); a sequence split between two reads is still one sequence: keep the sanitizer's state between reads"})
+				Hint: "remove each sequence whole, the letters around it kept: a sequence ends at its final byte (CSI), at BEL or ESC \\ (OSC); an ESC inside a CSI or after an ESC starts a new sequence (ESC ESC [2J is one clear-screen); a C0 control inside a CSI is dropped and the CSI goes on; a NUL is dropped, not the end of the line; a sequence split between two reads is still one sequence: keep the sanitizer's state between reads"})
 		}
 	}
 	t.Logf("printed %q", got)

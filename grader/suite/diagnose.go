@@ -106,3 +106,72 @@ func firstDifference(want, got string) string {
 	fmt.Fprintf(&b, "expected: %s\nreceived: %s", window(want), window(got))
 	return b.String()
 }
+
+// blockedIn says which system call a single-threaded process (a C server's
+// main) sits in when that call keeps it from serving everyone else: a
+// wait4 or waitid without WNOHANG, a write into a full pipe or socket, a
+// read or an accept outside poll, a sleep. It returns "" when the process
+// is not asleep in one of those (waiting in poll, select or epoll_wait is
+// what a server should do), is stopped, or has more than one thread (a Go
+// program blocks threads in system calls as a matter of course). got
+// describes the call, hint what to do instead. It reads /proc/PID/syscall:
+// the call's number, then its arguments in hex (proc(5)).
+func blockedIn(pid int) (got, hint string) {
+	st, err := procfs.ReadStat(pid)
+	if err != nil || st.State != 'S' {
+		return "", ""
+	}
+	if tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err != nil || len(tasks) != 1 {
+		return "", ""
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+	f := strings.Fields(string(b))
+	if err != nil || len(f) < 7 {
+		return "", "" // "running", or not readable
+	}
+	nr, err := strconv.Atoi(f[0])
+	if err != nil {
+		return "", ""
+	}
+	arg := func(i int) uint64 {
+		v, _ := strconv.ParseUint(strings.TrimPrefix(f[1+i], "0x"), 16, 64)
+		return v
+	}
+	fd := func() string {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, arg(0)))
+		if err != nil {
+			return fmt.Sprintf("fd %d", arg(0))
+		}
+		return fmt.Sprintf("fd %d (%s)", arg(0), target)
+	}
+	isPipe := func() bool { return strings.Contains(fd(), "pipe:") }
+	switch nr {
+	case unix.SYS_WAIT4, unix.SYS_WAITID:
+		options := arg(2)
+		if nr == unix.SYS_WAITID {
+			options = arg(3)
+		}
+		if options&unix.WNOHANG != 0 {
+			return "", ""
+		}
+		return "was blocked in a wait for a child (wait4/waitid without WNOHANG)",
+			"a blocking waitpid waits until a child exits, and main serves nobody meanwhile: when SIGCHLD has come, reap with waitpid(-1, &status, WNOHANG) in a loop until it returns 0 or -1, then go back to poll"
+	case unix.SYS_WRITE, unix.SYS_WRITEV, unix.SYS_SENDTO, unix.SYS_SENDMSG:
+		what := "socket"
+		if isPipe() {
+			what = "pipe"
+		}
+		return "was blocked writing into a full " + what + ", " + fd(),
+			"one reader that does not read (a stopped or busy child, a client that does not read) must not stop main: make main's pipe ends and sockets non-blocking (O_NONBLOCK), keep what a write could not take in that peer's queue, and write the rest when poll says POLLOUT"
+	case unix.SYS_READ, unix.SYS_READV, unix.SYS_RECVFROM, unix.SYS_RECVMSG:
+		return "was blocked reading " + fd() + ", outside poll",
+			"wait for every fd at once (poll, select or epoll), and read only those it says are ready; a blocking read of one fd stops main until that one has data"
+	case unix.SYS_ACCEPT, unix.SYS_ACCEPT4:
+		return "was blocked in accept on " + fd(),
+			"put the listening socket in poll with the rest, and accept only when poll says it is ready: a blocking accept serves nobody until a new client comes"
+	case unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_PAUSE:
+		return "was asleep (nanosleep, sleep or pause)",
+			"never sleep in main: wait in poll, with a timeout if something must happen at a time"
+	}
+	return "", ""
+}

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,14 +50,12 @@ func buildAll(dir string) error {
 		return fmt.Errorf("gcc c_shmserver_OTHER_NAME: %v\n%s", err, msg)
 	}
 	bin["c_shmserver_OTHER_NAME"] = other
-	for src, defects := range map[string][]string{
-		"server": {"OK", "SIGPIPE", "NO_REAP", "REAP_ONCE", "LEAVE_CHILDREN", "ECHO", "DROP_BURST", "FIXED_PORT",
-			"OTHER_FORMAT", "OTHER_FORMAT_NO_REAP", "BUSY_POLL", "BIG_FRAMES", "NO_KICK", "NUL_CSTRING", "NO_REUSEADDR", "DROP_FINAL_LINE",
-			"NO_TELNET", "NO_TELNET_REPLY", "TELNET_PER_READ", "TELNET_ANSWER_ALL", "TELNET_MIDLINE", "STRIP_CR"},
-		"client":    {"OK", "TURNS", "BUSY", "FULL_BUFFER", "BANNER", "NO_NEWLINE", "NO_C1", "IPV4_ONLY", "HOLD_PARTIAL"},
-		"shmserver": {"OK", "ONE_SLOT", "NO_UNLINK", "NO_TIMERS", "ADJUST_IN_PLACE", "TEXT_IN_PIPES"},
-	} {
-		for _, d := range defects {
+	for _, src := range []string{"server", "client", "shmserver"} {
+		defects, err := defectsOf(filepath.Join(root, "solutions/c", cSource[src]))
+		if err != nil {
+			return err
+		}
+		for _, d := range append([]string{"OK"}, defects...) {
 			name := "c_" + src + "_" + d // c_server_OK, c_shmserver_NO_UNLINK, ...
 			out := filepath.Join(dir, name)
 			cmd := exec.Command("gcc", "-O2", "-DDEFECT_"+d, "-o", out, filepath.Join(root, "solutions/c", cSource[src]))
@@ -66,6 +66,27 @@ func buildAll(dir string) error {
 		}
 	}
 	return nil
+}
+
+// defectRE matches a line of a C source's header comment that describes a
+// DEFECT_* macro: " *   DEFECT_NAME  what it breaks" (the Makefile's
+// fixtures target reads the same lines).
+var defectRE = regexp.MustCompile(`(?m)^ \*   DEFECT_([A-Z0-9_]+)`)
+
+// defectsOf lists the defects the C source at path describes.
+func defectsOf(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range defectRE.FindAllStringSubmatch(string(b), -1) {
+		out = append(out, m[1])
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s describes no DEFECT_* in its header comment", path)
+	}
+	return out, nil
 }
 
 // grade runs the tests of lab matching run and returns the status of each
@@ -128,8 +149,23 @@ func pidAlive(pid int) bool {
 	return err == nil
 }
 
+// running counts the subtests that run in parallel (inParallel) now.
+var running atomic.Int32
+
+// inParallel runs the rest of subtest t in parallel with its siblings: each
+// grades its own program, so the fixture matrix takes half the time on two
+// cores. Its parent checks, once they are all done, that none left a child
+// (assertNothingLeft with no argv), which they cannot check while others
+// run.
+func inParallel(t *testing.T) {
+	t.Parallel()
+	running.Add(1)
+	t.Cleanup(func() { running.Add(-1) })
+}
+
 // assertNothingLeft checks that no process of the programs in argv is alive
-// and that this process has no child left (it is a subreaper).
+// and, unless subtests run in parallel, that this process has no child left
+// (it is a subreaper).
 func assertNothingLeft(t *testing.T, argv []string) {
 	t.Helper()
 	all, err := procfs.All()
@@ -141,7 +177,7 @@ func assertNothingLeft(t *testing.T, argv []string) {
 				t.Errorf("left running: pid %d %v (state %c)", st.Pid, args, st.State)
 			}
 		}
-		if st.PPid == os.Getpid() {
+		if st.PPid == os.Getpid() && running.Load() <= 1 {
 			t.Errorf("left as our child: pid %d %s (state %c)", st.Pid, st.Comm, st.State)
 		}
 	}
@@ -158,14 +194,14 @@ func TestReferenceProgramsPassEverything(t *testing.T) {
 // shared memory design fail: proof that they can.
 func TestLab2ServerFailsLab3(t *testing.T) {
 	got := grade(t, Config{ShmServer: []string{bin["chat_server"]}}, "shm", "")
-	assert.Equal(t, map[string]Status{"shm/mapping": Fail, "shm/index-only": Fail, "shm/idle-timeout": Timeout}, got)
+	assert.Equal(t, map[string]Status{"shm/mapping": Fail, "shm/two-servers": Fail, "shm/index-only": Fail, "shm/idle-timeout": Timeout}, got)
 }
 
 // TestEpollBaselinePassesServerSuite: the single-process baseline passes
 // every protocol test of the server suite; the checks of child processes do
 // not apply to it, and without -single-process they are exactly what fails.
 func TestEpollBaselinePassesServerSuite(t *testing.T) {
-	perClient := []string{"server/processes", "server/pipes", "server/zombies", "server/child-killed", "server/big-frames"}
+	perClient := []string{"server/processes", "server/pipes", "server/child-fds", "server/stopped-child", "server/zombies", "server/child-killed", "server/big-frames"}
 	na, fail := map[string]Status{}, map[string]Status{}
 	for _, name := range perClient {
 		na[name], fail[name] = NotApplicable, Fail
@@ -195,6 +231,7 @@ var formatTests = map[string]Status{"server/welcome": Fail, "server/left": Fail,
 // TestBrokenServersAreCaught: each broken server fails exactly the tests
 // that target its defect.
 func TestBrokenServersAreCaught(t *testing.T) {
+	t.Cleanup(func() { assertNothingLeft(t, nil) }) // after the parallel subtests
 	otherFormatNoReap := maps.Clone(formatTests)
 	otherFormatNoReap["server/zombies"] = Fail
 	for _, tc := range []struct {
@@ -232,6 +269,9 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		{"c_server_TELNET_ANSWER_ALL", map[string]Status{"server/telnet": Fail}},
 		{"c_server_TELNET_MIDLINE", map[string]Status{"server/telnet": Fail}},
 		{"c_server_STRIP_CR", map[string]Status{"server/bytes": Fail}},
+		{"c_server_KEEP_CLIENT_FD", map[string]Status{"server/child-killed": Timeout}},
+		{"c_server_CHILD_KEEPS_LISTEN", map[string]Status{"server/child-fds": Fail}},
+		{"c_server_BLOCKING_PIPE", map[string]Status{"server/stopped-child": Timeout}},
 		{"c_server_OTHER_FORMAT", formatTests},
 		{"c_server_OTHER_FORMAT_NO_REAP", otherFormatNoReap},
 		{"c_server_BUSY_POLL", map[string]Status{"server/idle-cpu": Fail}},
@@ -239,10 +279,11 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		// not, and never holds a sender back (the rule protocol.md had
 		// before "Slow readers and flow control"): flood-reader's steady
 		// reader is kicked.
-		{"threads", map[string]Status{"server/processes": Fail, "server/pipes": Fail, "server/zombies": Fail,
+		{"threads", map[string]Status{"server/processes": Fail, "server/pipes": Fail, "server/child-fds": Fail, "server/stopped-child": Fail, "server/zombies": Fail,
 			"server/child-killed": Fail, "server/last-words": Fail, "server/flood-reader": Fail, "server/big-frames": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
+			inParallel(t)
 			got := grade(t, Config{Server: []string{bin[tc.prog]}}, "server", "")
 			assert.Equal(t, tc.want, settle(tc.want, got))
 			t.Logf("%s fails: %v", tc.prog, slices.Sorted(maps.Keys(got)))
@@ -297,6 +338,7 @@ func TestCShmServerPassesLab3(t *testing.T) {
 // tests that target it. The seed's one-slot race corrupts text wherever
 // lines arrive faster than the readers copy them out.
 func TestBrokenShmServersAreCaught(t *testing.T) {
+	t.Cleanup(func() { assertNothingLeft(t, nil) }) // after the parallel subtests
 	for _, tc := range []struct {
 		prog string
 		want map[string]Status
@@ -304,13 +346,16 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 		// last-words sends three lines: the one slot is reused under them
 		// in most runs, not all.
 		{"c_shmserver_ONE_SLOT", map[string]Status{"shm/sigpipe-reset": racy, "shm/last-words": mayFail, "shm/long-lines": racy, "shm/pipelined": racy,
-			"shm/burst": racy, "shm/burst-churn": racy, "shm/slow-reader": racy, "shm/flood-reader": racy, "shm/killed-reader": racy, "shm/final-line": racy, "shm/telnet": racy}},
+			"shm/burst": racy, "shm/burst-churn": racy, "shm/slow-reader": racy, "shm/flood-reader": racy, "shm/killed-reader": racy, "shm/final-line": racy, "shm/telnet": racy, "shm/stopped-child": racy}},
 		{"c_shmserver_NO_UNLINK", map[string]Status{"shm/sigterm": Fail, "shm/sigint": Fail}},
 		{"c_shmserver_NO_TIMERS", map[string]Status{"shm/idle-timeout": Timeout}},
 		{"c_shmserver_ADJUST_IN_PLACE", map[string]Status{"shm/idle-timeout": Timeout}},
 		{"c_shmserver_TEXT_IN_PIPES", map[string]Status{"shm/index-only": Fail}},
+		{"c_shmserver_EXPIRE_ALL", map[string]Status{"shm/idle-timeout": Fail}},
+		{"c_shmserver_FIXED_NAME", map[string]Status{"shm/two-servers": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
+			inParallel(t)
 			got := grade(t, Config{ShmServer: []string{bin[tc.prog]}}, "shm", "")
 			assert.Equal(t, tc.want, settle(tc.want, got))
 		})
@@ -344,6 +389,7 @@ func settle(want, got map[string]Status) map[string]Status {
 }
 
 func TestBrokenClientsAreCaught(t *testing.T) {
+	t.Cleanup(func() { assertNothingLeft(t, nil) }) // after the parallel subtests
 	for _, tc := range []struct {
 		prog string
 		want map[string]Status
@@ -359,8 +405,11 @@ func TestBrokenClientsAreCaught(t *testing.T) {
 		{"c_client_NO_C1", map[string]Status{"client/escapes-c1": Fail}},
 		{"c_client_IPV4_ONLY", map[string]Status{"client/hosts": Fail}},
 		{"c_client_HOLD_PARTIAL", map[string]Status{"client/final-line": Fail}},
+		{"c_client_ESC_PAIR", map[string]Status{"client/escapes-c1": Fail}},
+		{"c_client_STRLEN", map[string]Status{"client/stdin": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
+			inParallel(t)
 			got := grade(t, Config{Client: []string{bin[tc.prog]}}, "client", "")
 			assert.Equal(t, tc.want, got)
 		})
@@ -441,6 +490,7 @@ func TestSelect(t *testing.T) {
 // otherwise be a race (a full pipe, a stopped process, two deaths under
 // one SIGCHLD).
 func TestFaultClassesCaughtEveryTime(t *testing.T) {
+	t.Cleanup(func() { assertNothingLeft(t, nil) }) // after the parallel subtests
 	for _, tc := range []struct{ prog, lab, test string }{
 		{"c_server_BIG_FRAMES", "server", "server/big-frames"},
 		{"c_server_NO_KICK", "server", "server/slow-reader"},
@@ -457,11 +507,16 @@ func TestFaultClassesCaughtEveryTime(t *testing.T) {
 		{"c_client_NO_C1", "client", "client/escapes-c1"},
 		{"c_client_IPV4_ONLY", "client", "client/hosts"},
 		{"c_client_HOLD_PARTIAL", "client", "client/final-line"},
+		{"c_client_ESC_PAIR", "client", "client/escapes-c1"},
+		{"c_client_STRLEN", "client", "client/stdin"},
+		// No message passes at all: the mapping test names the cause.
+		{"c_shmserver_MAP_PRIVATE", "shm", "shm/mapping"},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
+			inParallel(t)
 			tests, err := Select(tc.lab, "^"+tc.test+"$")
 			require.NoError(t, err)
-			cfg := Config{Server: []string{bin[tc.prog]}, Client: []string{bin[tc.prog]}}
+			cfg := Config{Server: []string{bin[tc.prog]}, Client: []string{bin[tc.prog]}, ShmServer: []string{bin[tc.prog]}}
 			for i := range 20 {
 				r := Run(tests[0], cfg, 1)
 				require.NotEqual(t, Pass, r.Status, "%s passed %s on run %d", tc.prog, tc.test, i+1)
@@ -479,4 +534,22 @@ func TestFaultClassesCaughtEveryTime(t *testing.T) {
 			require.NotEqual(t, Pass, r.Status, "c_server_REAP_ONCE passed server/zombies on run %d", i+1)
 		}
 	})
+}
+
+// TestEveryDefectIsJudged: each DEFECT_* a C source describes is built into
+// a fixture (buildAll) and has a verdict in one of this file's tables (its
+// quoted name, "c_server_ECHO", appears here): a fixture that no test
+// judges proves nothing.
+func TestEveryDefectIsJudged(t *testing.T) {
+	b, err := os.ReadFile("fixtures_test.go")
+	require.NoError(t, err)
+	for _, src := range []string{"server", "client", "shmserver"} {
+		defects, err := defectsOf(filepath.Join("..", "..", "solutions/c", cSource[src]))
+		require.NoError(t, err)
+		for _, d := range defects {
+			name := "c_" + src + "_" + d
+			assert.Contains(t, string(b), strconv.Quote(name), "%s: built, but no table of fixtures_test.go gives its verdict", name)
+			assert.FileExists(t, bin[name])
+		}
+	}
 }

@@ -144,6 +144,12 @@ func (s *server) check(err error, f Failure) {
 	if len(gone) > 0 && !strings.Contains(f.Did, "closed") {
 		f.Got += fmt.Sprintf("\n(meanwhile the server ended the connections of %s: did the processes serving them exit or crash? their stderr, below, may say)", strings.Join(gone, ", "))
 	}
+	if f.TimedOut && !s.proc.Exited() {
+		if why, hint := blockedIn(s.proc.Pid); why != "" {
+			f.Got += fmt.Sprintf("\n(meanwhile the server's main process, %d, %s)", s.proc.Pid, why)
+			f.Hint = hint
+		}
+	}
 	s.t.Fail(f)
 }
 
@@ -452,10 +458,14 @@ func serverTests() []*Test {
 			What: "n+1 processes for n = 0, 1, 3, 10 clients, and back down", Run: testProcesses},
 		{Name: "server/pipes", Lab: "server", PerClient: true, Points: 2, Timeout: 10 * time.Second,
 			What: "the parent and each child hold ends of the same pipes", Run: testPipes},
+		{Name: "server/child-fds", Lab: "server", PerClient: true, Points: 1, Timeout: 15 * time.Second,
+			What: "each child holds its own client's socket, not the listening one or another client's", Run: testChildFds},
+		{Name: "server/stopped-child", Lab: "server", PerClient: true, Points: 2, Timeout: 15 * time.Second,
+			What: "a stopped child (kill -STOP) does not stop the others' messages", Run: testStoppedChild},
 		{Name: "server/zombies", Lab: "server", PerClient: true, Points: 2, Timeout: 15 * time.Second,
 			What: "children that exit or are killed are reaped: no zombie", Run: testZombies},
 		{Name: "server/child-killed", Lab: "server", PerClient: true, Points: 1, Timeout: 15 * time.Second, NeedsWelcome: true,
-			What: "a client whose child is killed is announced as left", Run: testChildKilled},
+			What: "a client whose child is killed is announced as left, and its connection closes", Run: testChildKilled},
 		{Name: "server/sigpipe-reset", Lab: "server", Points: 4, Timeout: 20 * time.Second,
 			What: "clients reset while lines flow to them cost only their own connection", Run: testSigpipeReset},
 		{Name: "server/last-words", Lab: "server", Points: 2, Timeout: 15 * time.Second, NeedsWelcome: true,
@@ -571,6 +581,99 @@ func testPipes(t *T) {
 	}
 }
 
+// testChildFds: each child holds one TCP socket, its own client's: not the
+// listening socket (a child that kept it holds the port after main dies,
+// and a restart fails), not another client's (it would hold that
+// connection open after its own child died). Right after a fork the child
+// holds everything main had until it closes what it does not need, so
+// the test waits, a bounded time, for every child to have done so.
+func testChildFds(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.connect(nil, 3)
+	s.waitProcesses(3, "3 clients connected", false, c)
+	client := map[uint64]string{} // the server's end of each connection, by inode
+	for _, x := range c {
+		ino, err := procfs.ConnInode(x.RemoteAddr(), x.LocalAddr())
+		t.setup(err, "find "+x.Name+"'s connection in /proc/net/tcp")
+		client[ino] = x.Name
+	}
+	var bad []string
+	var seen []string
+	err := harness.Eventually(wait, "every child to hold only its own client's socket", func() (bool, error) {
+		bad, seen = bad[:0], seen[:0]
+		live, _ := s.children()
+		for _, k := range live {
+			socks, err := procfs.TCPSockets(k.Pid)
+			if err != nil {
+				continue // it died: waitProcesses's and zombies' business
+			}
+			var held, extra []string
+			for _, so := range socks {
+				switch {
+				case so.Listening:
+					extra = append(extra, fmt.Sprintf("fd %d: the listening socket %v", so.Fd, so.Local))
+				case client[so.Inode] != "":
+					held = append(held, fmt.Sprintf("fd %d: %s's connection", so.Fd, client[so.Inode]))
+				}
+			}
+			if len(held) > 1 {
+				extra = append(extra, held...)
+			}
+			seen = append(seen, fmt.Sprintf("child %d: %s", k.Pid, strings.Join(append(held, extra...), ", ")))
+			if len(extra) > 0 {
+				bad = append(bad, fmt.Sprintf("child %d holds %s", k.Pid, strings.Join(extra, ", ")))
+			}
+		}
+		return len(bad) == 0, nil
+	})
+	if err != nil {
+		t.Fail(Failure{Did: "3 clients connected; looked at the TCP sockets each child holds (/proc/PID/fd and /proc/net/tcp)",
+			Expected: "each child holds one TCP socket: its own client's",
+			Got:      strings.Join(bad, "; "),
+			Hint: t.lang.pick("in the child, right after fork(), close every fd it does not need: the listening socket, and the other clients' sockets and pipes (close_range over the rest, or close each)",
+				"create every fd close-on-exec (unix.SOCK_CLOEXEC, unix.O_CLOEXEC) and give the child only its own in exec.Cmd.ExtraFiles"),
+			ByHand: fmt.Sprintf("ls -l /proc/CHILD/fd, then ss -tanpe | grep INODE; or: lsof -p CHILD (main is %d)", s.proc.Pid)})
+	}
+	t.Logf("%s", strings.Join(seen, "; "))
+}
+
+// testStoppedChild: one child stops (kill -STOP), as a child blocked on
+// its client's full socket would; the room goes on. user1 sends 90 KB,
+// more than the pipe to the stopped child holds (64 KiB) and less than the
+// backlog the server keeps per client (protocol.md: 256 KiB), so no one is
+// held back or kicked: user2 must get every line, in order, while user3's
+// child stays stopped. A main that writes its pipes blocking stops at the
+// full pipe, and the room with it.
+func testStoppedChild(t *T) {
+	s := t.startServer(harness.Options{})
+	c := s.connect(nil, 3)
+	s.waitProcesses(3, "3 clients connected", false, c)
+	victim := s.childServing(c[2])
+	s.stop(victim.Pid, "the child serving user3")
+	defer syscall.Kill(victim.Pid, syscall.SIGCONT)
+	const n = 100
+	pad := strings.Repeat("x", 900) // a message: under the 1000-byte limit
+	for i := range n {
+		s.send(c[0], fmt.Sprintf("%d %s\n", i, pad), "user1 sends 100 lines of 900 bytes")
+	}
+	did := fmt.Sprintf("kill -STOP %d (the child serving user3); user1 sent 100 lines of 900 bytes (90 KB: more than a pipe holds); user2 reads", victim.Pid)
+	for got := 0; got < n; {
+		line, err := c[1].ReadLine(wait)
+		s.check(err, Failure{Did: did, Expected: "all 100 lines reach user2 while user3's child is stopped",
+			Got: fmt.Sprintf("%d lines, then: %v", got, err),
+			Hint: t.lang.pick("main must never block on one child: make its pipe ends to the children non-blocking (O_NONBLOCK), keep what a write could not take in that child's queue, and write it when poll says POLLOUT",
+				"main must never block on one child: write its pipes to the children non-blocking (unix.SetNonblock), keep what a write could not take in that child's queue, and write it when epoll says EPOLLOUT")})
+		switch {
+		case strings.HasSuffix(line, fmt.Sprintf("%d %s", got, pad)):
+			got++
+		case strings.Contains(line, pad):
+			t.Fail(Failure{Did: did, Expected: fmt.Sprintf("line %d", got), Got: strconv.Quote(abbrev(line)),
+				Hint: "relay every line once, in the order it was sent, to every other client"})
+		}
+	}
+	t.Logf("user2 got all %d lines while child %d (user3's) was stopped", n, victim.Pid)
+}
+
 // testZombies: children that die are reaped. Two children are killed while
 // main is stopped, so that main gets one SIGCHLD for both (a signal does
 // not queue): a server that reaps one child per SIGCHLD keeps a zombie.
@@ -594,16 +697,29 @@ func testZombies(t *T) {
 		syscall.Kill(v.Pid, syscall.SIGKILL)
 		pids = append(pids, strconv.Itoa(v.Pid))
 	}
+	// Each becomes a zombie, or vanishes: with SIGCHLD ignored (SIG_IGN, or
+	// SA_NOCLDWAIT) the kernel reaps a child itself. Main, stopped, cannot.
+	gone := 0
+	var alive []string
 	err := harness.Eventually(wait, "the children to die", func() (bool, error) {
+		gone, alive = 0, alive[:0]
 		for _, v := range victims {
-			if st, _ := procfs.ReadStat(v.Pid); st.State != 'Z' {
-				return false, nil
+			st, err := procfs.ReadStat(v.Pid)
+			switch {
+			case err != nil:
+				gone++
+			case st.State != 'Z':
+				alive = append(alive, fmt.Sprintf("%d (state %c)", v.Pid, st.State))
 			}
 		}
-		return true, nil
+		return len(alive) == 0, nil
 	})
-	s.t.Check(err, Failure{Did: fmt.Sprintf("kill -9 %d children", killed), Expected: "all are zombies until main reaps them", Hint: "a child ignored SIGKILL?"})
-	t.Logf("main stopped; kill -9 %s (the children of user2..user%d): %d zombies; kill -CONT main", strings.Join(pids, " "), n, killed)
+	s.t.Check(err, Failure{Did: fmt.Sprintf("kill -9 %d children while main was stopped", killed), Expected: "each dies (a zombie until it is reaped)",
+		Got: "still alive: " + strings.Join(alive, ", "), Hint: "the grader's SIGKILL did not end them: are they traced, or in uninterruptible sleep (state D)?"})
+	if gone > 0 {
+		t.Logf("%d of the %d killed children vanished while main was stopped: the kernel reaped them (SIGCHLD ignored, or SA_NOCLDWAIT); no zombie, but main learns of no death by SIGCHLD", gone, killed)
+	}
+	t.Logf("main stopped; kill -9 %s (the children of user2..user%d): %d zombies; kill -CONT main", strings.Join(pids, " "), n, killed-gone)
 	t.Check(syscall.Kill(s.proc.Pid, syscall.SIGCONT), Failure{Did: "kill -CONT main", Hint: "the server exited while stopped"})
 	s.waitProcesses(1, fmt.Sprintf("the children of user2..user%d (%s) were killed together", n, strings.Join(pids, " ")), true, c[:1])
 }
@@ -615,12 +731,51 @@ func testChildKilled(t *T) {
 	c := s.join(nil, 3)
 	s.waitProcesses(3, "3 clients connected", false, c)
 	victim := s.childServing(c[2])
+	ino, _ := procfs.ConnInode(c[2].RemoteAddr(), c[2].LocalAddr())
 	t.Logf("kill -9 %d (the child serving user3)", victim.Pid)
 	syscall.Kill(victim.Pid, syscall.SIGKILL)
 	for _, o := range c[:2] {
 		s.expect(o, fmt.Sprintf("kill -9 of child %d, which served user3", victim.Pid),
 			"a child that dies without saying goodbye must still be announced: when you reap it, tell the others", "* user3 left")
 	}
+	// The child held the connection; once it is dead, nothing may keep it
+	// open (a main that kept its copy after the fork does).
+	err := c[2].ExpectClosed(wait)
+	got := ""
+	if err != nil {
+		got = err.Error() + holders(s, ino)
+	}
+	s.check(err, Failure{Did: fmt.Sprintf("kill -9 of child %d, which served user3; user3 reads", victim.Pid),
+		Expected: "user3's connection closed: the killed child held the only copy of its socket", Got: got,
+		Hint: t.lang.pick("after fork(), main must close(fd) of the client's socket: the child has it; a copy kept in main holds the connection open after the child dies (and leaks an fd per client)",
+			"once the child is started, main must close its copy of the client's socket (the *os.File passed in ExtraFiles, and the fd it came from): a copy kept in main holds the connection open after the child dies (and leaks an fd per client)"),
+		ByHand: "ls -l /proc/MAIN/fd: after 3 clients, main holds no socket but its listening one"})
+}
+
+// holders says which of the server's processes hold the socket inode ino
+// ("; still held by main (pid 12), fd 5"), or "".
+func holders(s *server, ino uint64) string {
+	if ino == 0 {
+		return ""
+	}
+	var out []string
+	kids, _ := procfs.Descendants(s.proc.Pid)
+	for _, pid := range append([]int{s.proc.Pid}, pids(kids)...) {
+		socks, _ := procfs.Inodes(pid, "socket")
+		for fd, i := range socks {
+			if i == ino {
+				who := fmt.Sprintf("child %d", pid)
+				if pid == s.proc.Pid {
+					who = fmt.Sprintf("main (pid %d)", pid)
+				}
+				out = append(out, fmt.Sprintf("%s, fd %d", who, fd))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; the socket is still held by " + strings.Join(out, " and by ")
 }
 
 // testSigpipeReset: two clients reset while a stream of lines flows to

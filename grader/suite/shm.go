@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -30,6 +31,8 @@ func shmTests() []*Test {
 	return append(tests,
 		&Test{Name: "shm/mapping", Lab: "shm", Points: 3, Timeout: 15 * time.Second,
 			What: "the server and every child map the same /dev/shm object", Run: testShmMapping},
+		&Test{Name: "shm/two-servers", Lab: "shm", Points: 1, Timeout: 15 * time.Second,
+			What: "two servers running at once map two /dev/shm objects, not one", Run: testTwoServers},
 		&Test{Name: "shm/index-only", Lab: "shm", NeedsWelcome: true, Points: 3, Timeout: 20 * time.Second,
 			What: "the parent passes indexes, not text: its writes stay small while messages are large", Run: testIndexOnly},
 		&Test{Name: "shm/burst-churn", Lab: "shm", NeedsWelcome: true, Points: 5, Timeout: 60 * time.Second,
@@ -120,7 +123,54 @@ func testShmMapping(t *T) {
 				"unix.Open(\"/dev/shm/NAME\", O_CREAT|O_EXCL|O_RDWR|O_CLOEXEC), Ftruncate, then unix.Mmap(MAP_SHARED) in the server; pass the fd to each child (ExtraFiles) and map it there"),
 			ByHand: fmt.Sprintf("grep /dev/shm /proc/%d/maps /proc/<child>/maps", s.proc.Pid)})
 	}
-	t.Logf("server %d and its 3 children map %s (device %s, inode %s)", s.proc.Pid, common[0].Path, common[0].Dev, common[0].Inode)
+	// Mapped MAP_PRIVATE, each process writes into a copy of its own.
+	var private []string
+	for _, pid := range all {
+		for _, o := range maps[pid] {
+			if o.Dev == common[0].Dev && o.Inode == common[0].Inode && !o.Shared {
+				private = append(private, strconv.Itoa(pid))
+			}
+		}
+	}
+	if len(private) > 0 {
+		t.Fail(Failure{Did: "3 clients connected; looked at how the server and its children map " + common[0].Path,
+			Expected: "every process maps it MAP_SHARED (rw-s in /proc/PID/maps)",
+			Got:      "mapped MAP_PRIVATE (rw-p) by " + strings.Join(private, ", ") + ": what such a process writes goes to a copy of its own, which no other process sees",
+			Hint:     t.lang.pick("mmap(NULL, size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)", "unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)"),
+			ByHand:   fmt.Sprintf("grep /dev/shm /proc/%d/maps", s.proc.Pid)})
+	}
+	t.Logf("server %d and its 3 children map %s (device %s, inode %s), shared", s.proc.Pid, common[0].Path, common[0].Dev, common[0].Inode)
+}
+
+// testTwoServers: two servers run at once (two sections on one machine, or
+// an instructor's and a student's), each with its own /dev/shm object. A
+// fixed name opened without O_EXCL has them share one: each room would
+// read the other's slots.
+func testTwoServers(t *T) {
+	a := t.startServer(harness.Options{})
+	b := t.startServer(harness.Options{})
+	var oa, ob []procfs.ShmObject
+	harness.Eventually(wait, "both servers to map a /dev/shm object", func() (bool, error) {
+		oa, _ = procfs.ShmObjects(a.proc.Pid)
+		ob, _ = procfs.ShmObjects(b.proc.Pid)
+		return len(oa) > 0 && len(ob) > 0, nil
+	})
+	did := fmt.Sprintf("started two servers at once (pids %d and %d, ports %d and %d)", a.proc.Pid, b.proc.Pid, a.port, b.port)
+	if len(oa) == 0 || len(ob) == 0 {
+		t.Fail(Failure{Did: did, Expected: "each maps a /dev/shm object", Got: fmt.Sprintf("%d: %v; %d: %v", a.proc.Pid, oa, b.proc.Pid, ob),
+			Hint: "create the shared memory object when the server starts, before the first client (shm/mapping)"})
+	}
+	for _, x := range oa {
+		for _, y := range ob {
+			if x.Dev == y.Dev && x.Inode == y.Inode {
+				t.Fail(Failure{Did: did, Expected: "two objects: each server its own",
+					Got:    fmt.Sprintf("both map %s (device %s, inode %s)", x.Path, x.Dev, x.Inode),
+					Hint:   t.lang.pick("give the object a name of this server's own (\"/chatlab-\" and getpid()) and create it with O_CREAT|O_EXCL, so that a name in use is an error, never a shared object", "give the object a name of this server's own (\"chatlab-\" and os.Getpid()) and create it with O_CREAT|O_EXCL, so that a name in use is an error, never a shared object"),
+					ByHand: fmt.Sprintf("grep /dev/shm /proc/%d/maps /proc/%d/maps", a.proc.Pid, b.proc.Pid)})
+			}
+		}
+	}
+	t.Logf("server %d maps %s, server %d maps %s", a.proc.Pid, oa[0].Path, b.proc.Pid, ob[0].Path)
 }
 
 func pids(ps []procfs.Stat) []int {
@@ -259,10 +309,14 @@ func testIdleTimeout(t *T) {
 		var got []string
 		for {
 			line, err := x.ReadLine(time.Until(deadline))
+			hint := "keep a timer per client in a list sorted by expiry; a periodic SIGALRM (setitimer) checks the head and drops the expired; a timer that is reset moves back to its place, or it blocks the ones behind it"
+			if errors.Is(err, wire.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+				hint = "the idle client itself is told too: queue \"* userN timed out\" to it, and close its connection only once that is written"
+			}
 			s.check(err, Failure{Did: "started the server with -idle 1s; user1 and user3 stay silent, user2 (joined between them) speaks every 200 ms",
 				Expected: x.Name + " gets \"* " + x.Name + " timed out\" within 2 s",
 				Got:      fmt.Sprintf("nothing of the kind within %v of its last activity (%v); it got %q", time.Since(idleSince).Round(100*time.Millisecond), err, got),
-				Hint:     "keep a timer per client in a list sorted by expiry; a periodic SIGALRM (setitimer) checks the head and drops the expired; a timer that is reset moves back to its place, or it blocks the ones behind it"})
+				Hint:     hint})
 			if strings.HasPrefix(line, "user2: ") {
 				continue
 			}
@@ -284,5 +338,26 @@ func testIdleTimeout(t *T) {
 	t.Check(c[0].ExpectClosed(wait), Failure{Did: "user1 timed out", Expected: "its connection closed",
 		Hint: "after telling everyone, close the idle client's connection"})
 	s.expect(c[1], "user1 and user3 timed out", "everyone is told, user2 too", "* user1 timed out", "* user3 timed out")
-	t.Logf("user1 and user3 timed out within %v; user2, active, stayed", took.Round(time.Millisecond))
+	// user2, still speaking, outlives them by more than -idle and a tick: a
+	// tick that takes timers off the list without checking that they have
+	// expired takes it with the others.
+	const outlive = 1500 * time.Millisecond
+	until := time.Now().Add(outlive)
+	for {
+		line, err := c[1].ReadLine(time.Until(until))
+		if errors.Is(err, wire.ErrTimeout) {
+			break
+		}
+		if err != nil || line == "* user2 timed out" {
+			got := strconv.Quote(line)
+			if err != nil {
+				got = err.Error()
+			}
+			t.Fail(Failure{Did: fmt.Sprintf("user1 and user3 timed out; user2 went on speaking every 200 ms for %v more", outlive),
+				Expected: "user2 stays: its timer has not expired", Got: got,
+				Hint: "the tick takes off the list only the timers that have expired (expiry at or before now), then stops at the first that has not: the list is sorted"})
+			break
+		}
+	}
+	t.Logf("user1 and user3 timed out within %v; user2, active, stayed %v more", took.Round(time.Millisecond), outlive)
 }

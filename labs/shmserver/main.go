@@ -44,7 +44,10 @@
 //     is empty, so no record is left behind.
 //
 // A client that stops reading cannot pin slots: its child copies every
-// message out at once into a bounded queue (1 MiB), and is kicked past it.
+// message out at once into its queue, bounded by flow.HighWater (256 KiB;
+// past it, the child leaves the records in its pipe and the senders are
+// held back), and is kicked when that queue drains too slowly (flow.Drain,
+// protocol.md's "Slow readers and flow control").
 package main
 
 import (

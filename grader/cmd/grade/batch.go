@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,8 +129,12 @@ func gradeSubmission(root, sub string, track course.Track, tests []*suite.Test, 
 	}
 	defer os.RemoveAll(tmp)
 	os.Chmod(tmp, 0o755) // the programs run as nobody
-	if err := copyModule(root, sub, track, tmp); err != nil {
+	kept, err := copyModule(root, sub, track, tmp)
+	if err != nil {
 		st.note = "could not read the submission: " + err.Error()
+	}
+	if len(kept) > 0 {
+		st.note = strings.TrimSpace(st.note + " " + keptNote(kept))
 	}
 	notBuilt := map[string]string{}
 	bins := map[string]string{}
@@ -174,19 +179,68 @@ func firstLine(s string) string {
 
 // copyModule makes dst a copy of the module at root with the submission's
 // lab files over the skeletons: go.mod, go.sum, and labs/ as
-// takeSubmission makes it.
-func copyModule(root, sub string, track course.Track, dst string) error {
+// takeSubmission makes it. It returns the skeleton files, with TODOs,
+// that the submission did not replace (see skeletonsKept).
+func copyModule(root, sub string, track course.Track, dst string) ([]string, error) {
 	for _, f := range []string{"go.mod", "go.sum"} {
 		if err := copyFile(filepath.Join(root, f), filepath.Join(dst, f)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	kit := filepath.Join(root, "labs")
 	if _, err := copyLabs(kit, kit, track, filepath.Join(dst, "labs")); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := takeSubmission(kit, sub, track, filepath.Join(dst, "labs"))
-	return err
+	taken, err := takeSubmission(kit, sub, track, filepath.Join(dst, "labs"))
+	if err != nil {
+		return nil, err
+	}
+	return skeletonsKept(kit, track, taken)
+}
+
+// stubRE matches a line that calls a skeleton's stub: todo.Missing in Go,
+// todo_missing in C (a doc comment that names it does not match).
+var stubRE = regexp.MustCompile(`(?m)^\s*(todo\.Missing|todo_missing)\(`)
+
+// skeletonsKept lists, as paths under labs/ (c/sockets.h), the files of the
+// kit's labs folder kit for track that still call a TODO stub and that are
+// not among taken (what takeSubmission copied). A student who hands in
+// client.c, serveur.c and serveur_shm.c but not sockets.h is graded with the
+// skeleton's sockets.h, whose TODOs stop the server: the note says so,
+// rather than leave a column of zeros unexplained.
+func skeletonsKept(kit string, track course.Track, taken []string) ([]string, error) {
+	got := map[string]bool{}
+	for _, p := range taken {
+		got[p] = true
+	}
+	var kept []string
+	err := filepath.WalkDir(kit, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !track.Takes(path) {
+			return err
+		}
+		rel, _ := filepath.Rel(kit, path)
+		inTrack := filepath.Dir(rel) == track.Dir
+		if track.Dir == "" { // Go: the packages' files, not labs/c's
+			inTrack = !strings.HasPrefix(rel, "c"+string(filepath.Separator))
+		}
+		if got[rel] || !inTrack {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if stubRE.Match(b) && !strings.HasSuffix(rel, "todo.go") && !strings.HasSuffix(rel, "todo.h") {
+			kept = append(kept, rel)
+		}
+		return nil
+	})
+	return kept, err
+}
+
+// keptNote is the note for files kept from the skeleton (skeletonsKept).
+func keptNote(kept []string) string {
+	return "not handed in, so the kit's skeleton with its TODOs was graded: " + strings.Join(kept, ", ") + "."
 }
 
 // takeSubmission copies a submission's lab files into the labs folder dst,
@@ -195,8 +249,9 @@ func copyModule(root, sub string, track course.Track, dst string) error {
 // folder): for Go, the .go files (not tests) of its packages; for C, the .c
 // and .h files of labs/c. So a submission cannot bring tests or other code.
 // A submission may hold labs/, the track's folder (labs/c), or the files
-// themselves.
-func takeSubmission(kit, sub string, track course.Track, dst string) (int, error) {
+// themselves. It returns the paths it took, relative to dst (c/serveur.c,
+// server/child.go).
+func takeSubmission(kit, sub string, track course.Track, dst string) ([]string, error) {
 	for _, inner := range []string{filepath.Join("labs", track.Dir), track.Dir} {
 		if st, err := os.Stat(filepath.Join(sub, inner)); inner != "" && err == nil && st.IsDir() {
 			return copyLabs(kit, filepath.Join(sub, inner), track, dst)
@@ -206,12 +261,13 @@ func takeSubmission(kit, sub string, track course.Track, dst string) (int, error
 }
 
 // copyLabs copies the track's files of from (a labs folder, or the track's
-// folder of one) that the kit's labs folder kit knows a place for into dst.
-func copyLabs(kit, from string, track course.Track, dst string) (int, error) {
+// folder of one) that the kit's labs folder kit knows a place for into dst,
+// and returns their paths relative to dst.
+func copyLabs(kit, from string, track course.Track, dst string) ([]string, error) {
 	if track.Dir != "" && filepath.Clean(from) == filepath.Clean(kit) {
 		from = filepath.Join(kit, track.Dir)
 	}
-	taken := 0
+	var taken []string
 	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !track.Takes(path) {
 			return err
@@ -227,7 +283,7 @@ func copyLabs(kit, from string, track course.Track, dst string) (int, error) {
 		} else if len(parts) != 1 {
 			return nil // C: the files of labs/c, no deeper
 		}
-		taken++
+		taken = append(taken, to)
 		return copyFile(path, filepath.Join(dst, to))
 	})
 	return taken, err

@@ -117,19 +117,24 @@ func run() int {
 		fmt.Print(report.Classroom(track))
 		return 0
 	}
+	var takeNote string // what -take could not find in the submission
 	if *take != "" {
-		n, err := takeSubmission("labs", *take, track, "labs")
+		taken, err := takeSubmission("labs", *take, track, "labs")
 		if err != nil {
 			return usage("-take %s: %v", *take, err)
 		}
-		if n == 0 {
+		if len(taken) == 0 {
 			where := "labs/"
 			if track.Dir != "" {
 				where = "labs/" + track.Dir + "/"
 			}
 			return usage("-take %s: the submission has no %s files of %s: submit your labs folder, or the files inside it", *take, strings.Join(track.Ext, " or "), where)
 		}
-		fmt.Fprintf(os.Stderr, "took %d files of %s\n", n, *take)
+		fmt.Fprintf(os.Stderr, "took %d files of %s\n", len(taken), *take)
+		if kept, err := skeletonsKept("labs", track, taken); err == nil && len(kept) > 0 {
+			takeNote = keptNote(kept)
+			fmt.Fprintln(os.Stderr, takeNote)
+		}
 	}
 	if *buildOnly && *buildFrom == "" {
 		return usage("-build-only needs -build DIR")
@@ -250,6 +255,9 @@ func run() int {
 		if *gsPath == "" {
 			return
 		}
+		if takeNote != "" {
+			note += "\n" + takeNote
+		}
 		if err := report.WriteJSON(*gsPath, report.NewGradescope(started, tests, results, note)); err != nil {
 			fmt.Fprintf(os.Stderr, "grade: write %s: %v\n", *gsPath, err)
 		}
@@ -299,6 +307,9 @@ func run() int {
 		progressReport(os.Stdout, *labsDir, track, results)
 	} else {
 		report.Summary(os.Stdout, results)
+	}
+	if takeNote != "" {
+		fmt.Println(takeNote)
 	}
 	score, max := report.Totals(results)
 	writeGradescope(results, fmt.Sprintf("%d/%d points", score, max))

@@ -321,7 +321,9 @@ func gradeBatch(t *testing.T, subs, out string, flags ...string) [][]string {
 
 // TestBatchC grades C submissions (-batch -lang c): the C reference code,
 // handed in as a labs/c folder, gets full marks; bare files whose client
-// does not compile lose the client's tests only, with a note.
+// does not compile lose the client's tests only, with a note; a student who
+// hands in the .c files but not the .h files with lab 2's tasks is told
+// that the skeleton's headers were graded.
 func TestBatchC(t *testing.T) {
 	subs := sharedTemp(t, "chatlab-subs-c-")
 	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
@@ -329,10 +331,18 @@ func TestBatchC(t *testing.T) {
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	require.NoError(t, os.MkdirAll(filepath.Join(subs, "bob"), 0o755))
-	for _, f := range []string{"client.c", "serveur.c", "serveur_shm.c"} {
-		b, err := os.ReadFile(filepath.Join(subs, "ada", "labs", "c", f))
+	files, err := filepath.Glob(filepath.Join(subs, "ada", "labs", "c", "*.[ch]"))
+	require.NoError(t, err)
+	for _, who := range []string{"bob", "carl"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(subs, who), 0o755))
+	}
+	for _, path := range files {
+		f := filepath.Base(path)
+		b, err := os.ReadFile(path)
 		require.NoError(t, err)
+		if strings.HasSuffix(f, ".c") {
+			require.NoError(t, os.WriteFile(filepath.Join(subs, "carl", f), b, 0o644))
+		}
 		if f == "client.c" {
 			b = append(b, "\nint broken(void) { return undefined_thing; }\n"...)
 		}
@@ -340,11 +350,16 @@ func TestBatchC(t *testing.T) {
 	}
 
 	rows := gradeBatch(t, subs, filepath.Join(subs, "out"), "-lang", "c")
-	require.Len(t, rows, 3, "a header and a row per student")
+	require.Len(t, rows, 4, "a header and a row per student")
 	all := strconv.Itoa(suite.Points("all"))
 	assert.Equal(t, "ada", rows[1][0])
 	assert.Equal(t, all, rows[1][len(rows[1])-3], "the C reference code: full marks")
+	assert.Empty(t, rows[1][len(rows[1])-1], "ada: no note")
 	assert.Equal(t, strconv.Itoa(suite.Points("all")-suite.Points("client")), rows[2][len(rows[2])-3], "bob loses the client's points only")
 	assert.Contains(t, rows[2][len(rows[2])-1], "c/client.c does not build")
 	assert.Contains(t, rows[2][len(rows[2])-1], "undefined_thing")
+	assert.NotContains(t, rows[2][len(rows[2])-1], "not handed in")
+	assert.Equal(t, "carl", rows[3][0])
+	assert.Equal(t, strconv.Itoa(suite.Points("client")), rows[3][len(rows[3])-3], "carl: the skeleton's sockets.h stops both servers")
+	assert.Contains(t, rows[3][len(rows[3])-1], "not handed in, so the kit's skeleton with its TODOs was graded: c/procs.h, c/sockets.h")
 }
