@@ -374,7 +374,8 @@ type gsResults struct {
 
 // TestCommandsExist: every `make TARGET` that the instructor's texts show
 // is a target of the Makefile, every bin/NAME they name is built by it, and
-// every `gcc FLAGS` they quote is the kit's (course.CFlags).
+// every "C kit with `gcc FLAGS`" they quote gives the kit's flags
+// (course.CFlags).
 // (bench.md's commands are the instructor's: they are checked here, not in
 // the kit.)
 func TestCommandsExist(t *testing.T) {
@@ -387,7 +388,7 @@ var (
 	binPathRE = regexp.MustCompile(`(?:^|[\s(\x60'=$])bin/([A-Za-z0-9_][A-Za-z0-9_./-]*[A-Za-z0-9_])`)
 	targetRE  = regexp.MustCompile(`(?m)^([a-z][a-z0-9-]*):`)
 	makeBinRE = regexp.MustCompile(`\$\(BIN\)/([A-Za-z0-9_][A-Za-z0-9_./-]*[A-Za-z0-9_])`)
-	gccRE     = regexp.MustCompile("`gcc (-[^`]*)`")
+	gccRE     = regexp.MustCompile("C kit with `gcc (-[^`]*)`")
 )
 
 // checkCommands checks the texts of the tree at dir against its Makefile:

@@ -172,6 +172,48 @@ func blockedIn(pid int) (got, hint string) {
 	case unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_PAUSE:
 		return "was asleep (nanosleep, sleep or pause)",
 			"never sleep in main: wait in poll, with a timeout if something must happen at a time"
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
+		return unreadInEpoll(pid, int(arg(0)))
+	}
+	return "", ""
+}
+
+// unreadInEpoll looks for a lost wake-up in a process asleep in epoll_wait
+// on epfd: a pipe in its interest list registered edge-triggered
+// (EPOLLET) that holds unread bytes. Level-triggered, epoll_wait would have
+// returned at once; edge-triggered, it waits for new bytes, which may never
+// come. The list is in /proc/PID/fdinfo/EPFD ("tfd: FD events: MASK" lines,
+// proc(5)); the bytes a pipe holds, from FIONREAD on a descriptor of the
+// same pipe opened through /proc/PID/fd/FD (nothing is read).
+func unreadInEpoll(pid, epfd int) (got, hint string) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, epfd))
+	if err != nil {
+		return "", ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[0] != "tfd:" || f[2] != "events:" {
+			continue
+		}
+		fd, err1 := strconv.Atoi(f[1])
+		events, err2 := strconv.ParseUint(f[3], 16, 32)
+		if err1 != nil || err2 != nil || events&unix.EPOLLET == 0 || events&unix.EPOLLIN == 0 {
+			continue
+		}
+		path := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
+		if target, err := os.Readlink(path); err != nil || !strings.HasPrefix(target, "pipe:") {
+			continue
+		}
+		p, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		n, err := unix.IoctlGetInt(p, unix.TIOCINQ) // FIONREAD
+		unix.Close(p)
+		if err == nil && n > 0 {
+			return fmt.Sprintf("was asleep in epoll_wait while the pipe on its fd %d, registered edge-triggered (EPOLLET), held %d unread bytes", fd, n),
+				"edge-triggered epoll (EPOLLET) reports a pipe once, when bytes arrive, not while bytes wait: at each event, read until read() fails with EAGAIN and handle every record read, or register the pipe level-triggered (without EPOLLET)"
+		}
 	}
 	return "", ""
 }

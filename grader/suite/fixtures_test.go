@@ -272,6 +272,7 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		{"c_server_KEEP_CLIENT_FD", map[string]Status{"server/child-killed": Timeout}},
 		{"c_server_CHILD_KEEPS_LISTEN", map[string]Status{"server/child-fds": Fail}},
 		{"c_server_BLOCKING_PIPE", map[string]Status{"server/stopped-child": Timeout}},
+		{"c_server_SHORT_WRITE_DROPS", map[string]Status{"server/flood-reader": Fail}},
 		{"c_server_OTHER_FORMAT", formatTests},
 		{"c_server_OTHER_FORMAT_NO_REAP", otherFormatNoReap},
 		{"c_server_BUSY_POLL", map[string]Status{"server/idle-cpu": Fail}},
@@ -552,4 +553,24 @@ func TestEveryDefectIsJudged(t *testing.T) {
 			assert.FileExists(t, bin[name])
 		}
 	}
+}
+
+// TestLostWakeupIsNamed: a shm server whose main reads one record per
+// edge-triggered event leaves records in a child's pipe and sleeps; the
+// timeout names that (blockedIn, unreadInEpoll), not the usual advice.
+// Whether records pile up behind one event depends on how the child's
+// writes fall, so it runs until one run times out (most do), at most 10.
+func TestLostWakeupIsNamed(t *testing.T) {
+	tests, err := Select("shm", "^shm/pipelined$")
+	require.NoError(t, err)
+	for i := range 10 {
+		r := Run(tests[0], Config{ShmServer: []string{bin["c_shmserver_ET_ONE_RECORD"]}}, 1)
+		if r.Status != Timeout {
+			continue
+		}
+		assert.Contains(t, r.Failure.Got, "registered edge-triggered (EPOLLET)", "run %d", i+1)
+		assert.Contains(t, r.Failure.Hint, "read until read() fails with EAGAIN")
+		return
+	}
+	t.Fatal("c_shmserver_ET_ONE_RECORD: no run of shm/pipelined out of 10 timed out")
 }
