@@ -521,7 +521,7 @@ func testIdleCPU(t *T) {
 		t.Logf("the client sent nothing for the typed line (%v); measuring all the same", err)
 	}
 	const window = 500 * time.Millisecond
-	settleProc(s.proc)
+	settleWithin(s.proc, wait)
 	used, total := treeCPU(t, s.proc, window)
 	if total > window/10 {
 		t.Fail(Failure{Did: fmt.Sprintf("left the client idle for %v (stdin open, nothing sent)", window),

@@ -49,9 +49,16 @@ func describeWait(ws syscall.WaitStatus) string {
 // polls, or after half a second. Called before a connection error is
 // reported, so that the report names how the program ended and its stderr
 // holds its last words.
-func settleProc(p *harness.Proc) {
+func settleProc(p *harness.Proc) { settleWithin(p, 500*time.Millisecond) }
+
+// settleWithin is settleProc with a limit of its own. Before an idle-CPU
+// measurement the limit is long (wait): on a loaded machine, children just
+// started may need more than half a second of wall time to finish
+// starting, and their start-up would be counted as idle CPU. A program that
+// busy-waits never settles, and is measured once the limit has passed.
+func settleWithin(p *harness.Proc, limit time.Duration) {
 	var q stillness
-	harness.Eventually(500*time.Millisecond, "the program to settle", func() (bool, error) {
+	harness.Eventually(limit, "the program to settle", func() (bool, error) {
 		if p.Exited() {
 			return true, nil
 		}

@@ -130,7 +130,7 @@ func grade(t *testing.T, cfg Config, lab, run string) map[string]Status {
 		shmAfter, _ := os.ReadDir("/dev/shm")
 		for _, e := range shmAfter {
 			if !slices.ContainsFunc(shmBefore, func(b os.DirEntry) bool { return b.Name() == e.Name() }) {
-				if pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "chatlab-")); err == nil && pidAlive(pid) {
+				if mappedNow(e.Name()) {
 					continue // a server running now, in another test
 				}
 				left = append(left, e.Name())
@@ -144,9 +144,17 @@ func grade(t *testing.T, cfg Config, lab, run string) map[string]Status {
 	return got
 }
 
-func pidAlive(pid int) bool {
-	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
-	return err == nil
+// mappedNow reports whether a live process maps /dev/shm/name: a server
+// of a test running in parallel, whatever name it gives its object.
+func mappedNow(name string) bool {
+	all, _ := procfs.All()
+	for _, st := range all {
+		paths, _ := procfs.ShmMappings(st.Pid)
+		if slices.Contains(paths, "/dev/shm/"+name) {
+			return true
+		}
+	}
+	return false
 }
 
 // running counts the subtests that run in parallel (inParallel) now.
@@ -272,7 +280,9 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		{"c_server_KEEP_CLIENT_FD", map[string]Status{"server/child-killed": Timeout}},
 		{"c_server_CHILD_KEEPS_LISTEN", map[string]Status{"server/child-fds": Fail}},
 		{"c_server_BLOCKING_PIPE", map[string]Status{"server/stopped-child": Timeout}},
-		{"c_server_SHORT_WRITE_DROPS", map[string]Status{"server/flood-reader": Fail}},
+		// Every heavy flow to a reader meets short writes now and then.
+		{"c_server_SHORT_WRITE_DROPS", map[string]Status{"server/flood-reader": Fail, "server/sigpipe-reset": mayFail,
+			"server/burst": mayFail, "server/slow-reader": mayFail, "server/big-frames": mayFail}},
 		{"c_server_OTHER_FORMAT", formatTests},
 		{"c_server_OTHER_FORMAT_NO_REAP", otherFormatNoReap},
 		{"c_server_BUSY_POLL", map[string]Status{"server/idle-cpu": Fail}},

@@ -1126,7 +1126,7 @@ const (
 )
 
 func (s *server) idleCPU(did string) {
-	settleProc(s.proc) // let processes just started finish starting
+	settleWithin(s.proc, wait) // let processes just started finish starting, however loaded the machine
 	used, total := treeCPU(s.t, s.proc, idleWindow)
 	if total > idleWindow/idleShare {
 		s.t.Fail(Failure{Did: fmt.Sprintf("%s; measured the CPU time of the server and its children over %v", did, idleWindow),
