@@ -75,7 +75,7 @@ grade: ## build your programs in labs/ and grade them: details of the lab in pro
 BENCH_N ?= 5,50,200,500
 BENCH_RUNS ?= 3
 BENCH_DURATION ?= 3s
-DESIGNS = -server lab2=$(BIN)/chat_server -server shm=$(BIN)/chat_server_shm -server epoll=$(BIN)/chat_server_epoll
+DESIGNS = -server lab2=$(BIN)/chat_server -server lab2-c=$(BIN)/chat_server_c -server shm=$(BIN)/chat_server_shm -server shm-c=$(BIN)/chat_server_shm_c -server epoll=$(BIN)/chat_server_epoll
 
 # The flood scenario: readers, one talker, one flooder (yes | nc).
 FLOOD_READERS ?= 30

@@ -46,6 +46,7 @@ type child struct {
 	replies []byte // telnet refusals, for the client's next line boundary
 	frames  []byte // frames not yet written to main
 	split   protocol.Splitter
+	poll    *fdio.Poller  // poll(2), waited out in the runtime's poller (fdio's package comment)
 	lim     *flow.Limiter // the client's messages, held to -max-rate
 	release time.Time     // when lim may let the next one go; zero if none held
 	drain   flow.Drain    // the slow-reader rule on out
@@ -74,16 +75,21 @@ func runChild(id int, rate float64, strip bool) int {
 	// ps -o comm would say "exe" (the name of /proc/self/exe) otherwise.
 	procs.SetComm(fmt.Sprintf("chat_user%d", id))
 	for _, fd := range []int{childSockFd, childToMainFd, childFromMainFd} {
-		if err := unix.SetNonblock(fd, true); err != nil {
+		if err := fdio.SetNonblock(fd); err != nil {
 			fmt.Fprintf(os.Stderr, "chat_server: user%d: fd %d: %v (a child is started by the server, not by hand)\n", id, fd, err)
 			return 1
 		}
+	}
+	poll, err := fdio.NewPoller()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chat_server: user%d: %v\n", id, err)
+		return 1
 	}
 	// telnet's "synch" (Ctrl-C with autosynch) sends IAC DM as TCP urgent
 	// data; inline, rule 9 removes it like any command, instead of the
 	// kernel taking the IAC out of the stream and leaving the DM byte.
 	unix.SetsockoptInt(childSockFd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
-	c := &child{id: id, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
+	c := &child{id: id, poll: poll, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	return c.run()
 }
 
@@ -127,7 +133,7 @@ func (c *child) run() int {
 			{Fd: fromMain, Events: unix.POLLIN},
 			{Fd: toMain, Events: unix.POLLOUT},
 		}
-		if _, err := unix.Poll(pfds, flow.PollTimeout(c.release, c.recheck)); err != nil {
+		if _, err := c.poll.Poll(pfds, flow.PollTimeout(c.release, c.recheck)); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
@@ -278,7 +284,7 @@ func (c *child) disconnect(reason int) int {
 			break
 		}
 		pfds := []unix.PollFd{{Fd: childToMainFd, Events: unix.POLLOUT}, {Fd: fromMain, Events: unix.POLLIN}}
-		if _, err := unix.Poll(pfds, -1); err != nil && err != unix.EINTR {
+		if _, err := c.poll.Poll(pfds, -1); err != nil {
 			break
 		}
 		if pfds[1].Revents != 0 {

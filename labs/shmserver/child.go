@@ -45,7 +45,7 @@ type child struct {
 	up   []byte   // records for the parent
 	ack  uint32   // the newest message copied out and not yet acknowledged
 	acks bool
-	ep   int
+	ep   *fdio.Epoll    // waited on in the runtime's poller (fdio's package comment)
 	evs  map[int]uint32 // the epoll events registered per fd
 	buf  []byte
 	line []byte
@@ -76,7 +76,7 @@ func runChild(id, r int, rate float64, strip bool) int {
 		return 1
 	}
 	for _, fd := range []int{childSockFd, childToParentFd, childFromParentFd} {
-		if err := unix.SetNonblock(fd, true); err != nil {
+		if err := fdio.SetNonblock(fd); err != nil {
 			return fail(fmt.Sprintf("fd %d", fd), err)
 		}
 	}
@@ -99,11 +99,11 @@ func runChild(id, r int, rate float64, strip bool) int {
 	for i := range ringSlots {
 		c.free = append(c.free, r*ringSlots+i)
 	}
-	if c.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return fail("epoll_create1", err)
+	if c.ep, err = fdio.NewEpoll(); err != nil {
+		return fail("epoll", err)
 	}
 	for _, fd := range []int{childSockFd, childFromParentFd, childToParentFd} {
-		if err := unix.EpollCtl(c.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Fd: int32(fd)}); err != nil {
+		if err := c.ep.Ctl(unix.EPOLL_CTL_ADD, fd, 0); err != nil {
 			return fail("epoll_ctl", err)
 		}
 	}
@@ -114,7 +114,7 @@ func runChild(id, r int, rate float64, strip bool) int {
 func (c *child) want(fd int, events uint32) {
 	if c.evs[fd] != events {
 		c.evs[fd] = events
-		unix.EpollCtl(c.ep, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
+		c.ep.Ctl(unix.EPOLL_CTL_MOD, fd, events)
 	}
 }
 
@@ -155,7 +155,7 @@ func (c *child) run() int {
 		}
 		c.want(childToParentFd, upEv)
 
-		n, err := unix.EpollWait(c.ep, events, flow.PollTimeout(c.release, c.recheck))
+		n, err := c.ep.Wait(events, flow.PollTimeout(c.release, c.recheck))
 		if err == unix.EINTR {
 			continue
 		}

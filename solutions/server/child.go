@@ -32,6 +32,7 @@ type child struct {
 	replies []byte // telnet refusals, for the client's next line boundary
 	frames  []byte // frames not yet written to main
 	split   protocol.Splitter
+	poll    *fdio.Poller  // poll(2), waited out in the runtime's poller (fdio's package comment)
 	lim     *flow.Limiter // the client's messages, held to -max-rate
 	release time.Time     // when lim may let the next one go; zero if none held
 	drain   flow.Drain    // the slow-reader rule on out
@@ -61,23 +62,28 @@ func runChild(id int, rate float64, strip bool) int {
 	// ps -o comm would say "exe" (the name of /proc/self/exe) otherwise.
 	procs.SetComm(fmt.Sprintf("chat_user%d", id))
 	for _, fd := range []int{childSockFd, childToMainFd, childFromMainFd} {
-		if err := unix.SetNonblock(fd, true); err != nil {
+		if err := fdio.SetNonblock(fd); err != nil {
 			fmt.Fprintf(os.Stderr, "chat_server: user%d: fd %d: %v (a child is started by the server, not by hand)\n", id, fd, err)
 			return 1
 		}
+	}
+	poll, err := fdio.NewPoller()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chat_server: user%d: %v\n", id, err)
+		return 1
 	}
 	// telnet's "synch" (Ctrl-C with autosynch) sends IAC DM as TCP urgent
 	// data; inline, rule 9 removes it like any command, instead of the
 	// kernel taking the IAC out of the stream and leaving the DM byte.
 	unix.SetsockoptInt(childSockFd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
-	c := &child{id: id, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
+	c := &child{id: id, poll: poll, buf: make([]byte, 64<<10), lim: flow.NewLimiter(rate), strip: strip}
 	return c.run()
 	//outline:else
 	// // TODO(lab2): set up the child, then return c.run(): one P (runtime.GOMAXPROCS(1));
 	// // SIGPIPE, SIGINT and SIGTERM ignored (signal.Ignore); named chat_userN (procs.SetComm);
-	// // its three fds non-blocking (exit 1 with a message if one is missing: started by hand);
-	// // urgent data in line (SO_OOBINLINE, for telnet's synch). The child: its id, strip, a 64
-	// // KiB buf, flow.NewLimiter(rate).
+	// // its three fds non-blocking with fdio.SetNonblock (exit 1 with a message if one is
+	// // missing: started by hand); urgent data in line (SO_OOBINLINE, for telnet's synch). The
+	// // child: its id, strip, an fdio.NewPoller, a 64 KiB buf, flow.NewLimiter(rate).
 	// todo.Missing("lab2", "set up the child")
 	// return 1
 	//outline:end
@@ -124,7 +130,7 @@ func (c *child) run() int {
 			{Fd: fromMain, Events: unix.POLLIN},
 			{Fd: toMain, Events: unix.POLLOUT},
 		}
-		if _, err := unix.Poll(pfds, flow.PollTimeout(c.release, c.recheck)); err != nil {
+		if _, err := c.poll.Poll(pfds, flow.PollTimeout(c.release, c.recheck)); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
@@ -195,7 +201,8 @@ func (c *child) run() int {
 		}
 	}
 	//outline:else
-	// // TODO(lab2): the child's loop, as its doc comment says. Each turn: c.drain.Observe(now,
+	// // TODO(lab2): the child's loop, as its doc comment says (poll with c.poll.Poll, which is
+	// // poll(2) waited out in the runtime: fdio's package comment). Each turn: c.drain.Observe(now,
 	// // len(c.out), c.took) (kick: disconnect(reasonSlow)), then c.took = 0. Poll the socket
 	// // (POLLRDHUP always; POLLIN only while no frame waits, c.lim holds nothing and c.out is not
 	// // full; POLLOUT while c.out has bytes), the pipe from main (not while c.out is full) and,
@@ -311,7 +318,7 @@ func (c *child) disconnect(reason int) int {
 			break
 		}
 		pfds := []unix.PollFd{{Fd: childToMainFd, Events: unix.POLLOUT}, {Fd: fromMain, Events: unix.POLLIN}}
-		if _, err := unix.Poll(pfds, -1); err != nil && err != unix.EINTR {
+		if _, err := c.poll.Poll(pfds, -1); err != nil {
 			break
 		}
 		if pfds[1].Revents != 0 {
