@@ -584,3 +584,30 @@ func TestLostWakeupIsNamed(t *testing.T) {
 	}
 	t.Fatal("c_shmserver_ET_ONE_RECORD: no run of shm/pipelined out of 10 timed out")
 }
+
+// TestClientTriesEveryAddress: where localhost resolves to both ::1 and
+// 127.0.0.1, in either order, client/hosts fails a client that tries only
+// the first address getaddrinfo returns, and passes one that tries each.
+// This machine's /etc/hosts may give localhost one address: the test
+// writes its own into a private mount namespace (unshare -m, as root), and
+// runs the grade command there; elsewhere it is skipped.
+func TestClientTriesEveryAddress(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare(1) for a private /etc/hosts")
+	}
+	dir := t.TempDir()
+	grade, err := harness.BuildGo(filepath.Join("..", "..", "grader/cmd/grade"), dir, "grade")
+	require.NoError(t, err)
+	for _, hosts := range []string{"::1 localhost\n127.0.0.1 localhost\n", "127.0.0.1 localhost\n::1 localhost\n"} {
+		file := filepath.Join(dir, "hosts")
+		require.NoError(t, os.WriteFile(file, []byte(hosts), 0o644))
+		for prog, want := range map[string]string{"c_client_OK": "PASS", "c_client_FIRST_ADDRESS_ONLY": "FAIL"} {
+			out, _ := exec.Command("unshare", "-m", "sh", "-c", `mount --bind "$1" /etc/hosts && exec "$2" -lab client -client "$3" -run '^client/hosts$'`,
+				"sh", file, grade, bin[prog]).CombinedOutput()
+			if strings.Contains(string(out), "mount:") || strings.Contains(string(out), "unshare:") {
+				t.Skipf("no private mount namespace here: %s", out)
+			}
+			assert.Regexp(t, "(?m)^"+want+" +client/hosts ", string(out), "%s, /etc/hosts %q", prog, hosts)
+		}
+	}
+}
