@@ -75,16 +75,20 @@ grade: ## build your programs in labs/ and grade them: details of the lab in pro
 BENCH_N ?= 5,50,200,500
 BENCH_RUNS ?= 3
 BENCH_DURATION ?= 3s
+# The designs measured: the Go servers with their C twins (the C track's
+# references) beside them; the flood scenario needs make serve's flags
+# (-max-rate, -strip-controls), which only the Go servers have.
 DESIGNS = -server lab2=$(BIN)/chat_server -server lab2-c=$(BIN)/chat_server_c -server shm=$(BIN)/chat_server_shm -server shm-c=$(BIN)/chat_server_shm_c -server epoll=$(BIN)/chat_server_epoll
+GO_DESIGNS = -server lab2=$(BIN)/chat_server -server shm=$(BIN)/chat_server_shm -server epoll=$(BIN)/chat_server_epoll
 
 # The flood scenario: readers, one talker, one flooder (yes | nc).
 FLOOD_READERS ?= 30
 FLOOD_LIMITS = none;$(CLASS_FLAGS)
 
-bench: build ## measure the three server designs side by side, and the flood scenario; writes handouts/bench.md and handouts/figures/bench.svg
+bench: build ## measure the server designs side by side (the Go servers, their C twins, the epoll baseline), and the flood scenario (Go servers); writes handouts/bench.md and handouts/figures/bench.svg
 	$(BIN)/chatbench $(DESIGNS) -n $(BENCH_N) -runs $(BENCH_RUNS) -duration $(BENCH_DURATION) -rate 50 \
 		-json $(BIN)/bench.json -csv $(BIN)/bench.csv -svg handouts/figures/bench.svg -doc handouts/bench.md -reproduce "make bench"
-	$(BIN)/chatbench $(DESIGNS) -flood $(FLOOD_READERS) -limits "$(FLOOD_LIMITS)" -runs $(BENCH_RUNS) -duration $(BENCH_DURATION) \
+	$(BIN)/chatbench $(GO_DESIGNS) -flood $(FLOOD_READERS) -limits "$(FLOOD_LIMITS)" -runs $(BENCH_RUNS) -duration $(BENCH_DURATION) \
 		-doc handouts/bench.md -reproduce "make bench"
 
 bench-smoke: build fixtures ## a short chatbench run: no loss from any design, the loss of a server that drops is reported, and a flooder among 30 readers kicks nobody (make serve's flags: nobody delayed over 1 s)
@@ -100,11 +104,13 @@ bench-smoke: build fixtures ## a short chatbench run: no loss from any design, t
 bench-grader: ## how long grading takes, for the references and for programs far from right (3 rounds each)
 	$(GO) test -run '^$$' -bench Grade -benchtime 1x -count 3 ./grader/suite
 
-bench-wakeup: ## what waking an idle process costs, in Go and in C (handouts/bench.md uses the two figures)
-	$(GO) build -o $(BIN)/wakecost ./grader/cmd/wakecost
-	gcc -O2 -Wall -o $(BIN)/wakecost_c grader/cmd/wakecost/c/wakecost.c
-	$(BIN)/wakecost
-	$(BIN)/wakecost_c
+bench-wakeup: ## what waking an idle child costs: Go the old way (blocking system calls), Go the children's way (solutions/fdio), C; CPU and thread runs per wake-up, from /proc/PID/task/*/schedstat, every 15 ms then every 2 ms
+	$(GO) build -o $(BIN)/wakecost ./solutions/wakecost
+	gcc -O2 -Wall -o $(BIN)/wakecost_c solutions/wakecost/c/wakecost.c
+	$(BIN)/wakecost -every 15ms
+	$(BIN)/wakecost_c 500 15
+	$(BIN)/wakecost -every 2ms
+	$(BIN)/wakecost_c 500 2
 
 DIST ?= dist
 KIT := $(DIST)/kit/chatlab
@@ -118,7 +124,7 @@ handout: labs-check ## build dist/chatlab-student.tar.gz: skeletons (SCAFFOLD=gu
 	cp go.mod go.sum $(KIT)/
 	cp grader/kit/Makefile grader/kit/README.md $(KIT)/
 	echo "TRACK = $(TRACK)" > $(KIT)/track.mk
-	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/cmd/wakecost' --exclude='grader/kit' grader handouts | tar -x -C $(KIT)
+	tar -c --exclude='*_test.go' --exclude='grader/cmd/mklabs' --exclude='grader/kit' grader handouts | tar -x -C $(KIT)
 	$(GO) run ./grader/cmd/mklabs -lang $(TRACK) -scaffold $(SCAFFOLD) -labs $(KIT)/labs -handouts $(KIT)/handouts
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server ./solutions/server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $(KIT)/bin/chat_server_shm ./solutions/shmserver

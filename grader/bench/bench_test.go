@@ -149,11 +149,38 @@ func TestSVGAndDocument(t *testing.T) {
 	md := Markdown(med, 50, "make bench", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
 	assert.Contains(t, md, "| shm | 500 | class |")
 	assert.Contains(t, md, "figures/bench.svg")
-	assert.Equal(t, 3, strings.Count(md, "| met |"), md)
+	assert.Equal(t, 4, strings.Count(md, "| met |"), md) // the three of the fork+shm server, and nothing lost (no C twins here: theirs are not measured)
 	doc := Splice([]byte("# Bench\n\nprose\n"), md)
 	again := Splice(append(doc, "more prose\n"...), "new\n")
 	assert.Contains(t, string(again), "prose\n")
 	assert.Contains(t, string(again), "more prose\n")
 	assert.Contains(t, string(again), beginMark+"\nnew\n"+endMark)
 	assert.NotContains(t, string(again), "| shm | 500 |")
+}
+
+// TestTwinTargets: the Go servers are judged against their C twins at 200
+// clients (twice the CPU at most), on p99 and on saturated throughput; a
+// twin missing is "not measured", never met.
+func TestTwinTargets(t *testing.T) {
+	medians := []Sample{
+		{Design: "lab2", N: 200, Mode: Class, CPUPercent: 15, P99ms: 4},
+		{Design: "lab2-c", N: 200, Mode: Class, CPUPercent: 8},
+		{Design: "shm", N: 200, Mode: Class, CPUPercent: 30},
+		{Design: "shm-c", N: 200, Mode: Class, CPUPercent: 10},
+		{Design: "lab2", N: 50, Mode: Saturate, DeliveriesPerSec: 5e6},
+		{Design: "shm", N: 50, Mode: Saturate, DeliveriesPerSec: 3e6},
+	}
+	ts := twinTargets(medians, 50)
+	require.Len(t, ts, 6)
+	assert.True(t, ts[0].Met, "lab 2: 15%% against 8%%: %+v", ts[0])
+	assert.False(t, ts[1].Met, "lab 3: 30%% against 10%%: %+v", ts[1])
+	assert.Contains(t, ts[1].Measured, "3.0 times")
+	assert.True(t, ts[2].Met, "lab 2's p99 of 4 ms")
+	assert.True(t, ts[3].Met, "lab 2 saturated: 5 M >= 4.4 M")
+	assert.False(t, ts[4].Met, "lab 3 saturated: 3 M < 3.6 M")
+	assert.True(t, ts[5].Met, "nothing lost")
+
+	none := twinTargets(medians[:1], 50)
+	assert.False(t, none[0].Met)
+	assert.Contains(t, none[0].Measured, "not measured")
 }

@@ -52,6 +52,58 @@ func Targets(medians []Sample, classRate float64) []Target {
 	} else {
 		t.Measured = "not measured"
 	}
+	out = append(out, t)
+	return append(out, twinTargets(medians, classRate)...)
+}
+
+// twinTargets checks the Go process-per-client servers against their C
+// twins (designs "lab2-c" and "shm-c"), the goals of K11: the Go children
+// wake at nearly the cost of C ones.
+func twinTargets(medians []Sample, classRate float64) []Target {
+	var out []Target
+	for _, d := range []struct{ goName, cName, label string }{{"lab2", "lab2-c", "lab 2"}, {"shm", "shm-c", "lab 3"}} {
+		t := Target{What: fmt.Sprintf("%s's Go server uses at most twice the CPU of its C twin at class load: 200 clients, 50 messages per second in all", d.label)}
+		g, ok1 := Find(medians, d.goName, 200, Class)
+		c, ok2 := Find(medians, d.cName, 200, Class)
+		if ok1 && ok2 && classRate == 50 && c.CPUPercent > 0 {
+			t.Measured = fmt.Sprintf("%.0f%% against %.0f%% of a core: %.1f times", g.CPUPercent, c.CPUPercent, g.CPUPercent/c.CPUPercent)
+			t.Met = g.CPUPercent <= 2*c.CPUPercent && !g.Failed()
+		} else {
+			t.Measured = "not measured (needs -server " + d.cName + "=... and -n 200 with -rate 50)"
+		}
+		out = append(out, t)
+	}
+	t := Target{What: "lab 2's Go server: p99 fan-out latency under 5 ms at class load, 200 clients"}
+	if s, ok := Find(medians, "lab2", 200, Class); ok && classRate == 50 {
+		t.Measured = fmt.Sprintf("p99 %.2f ms (p50 %.2f ms)", s.P99ms, s.P50ms)
+		t.Met = s.P99ms < 5 && !s.Failed()
+	} else {
+		t.Measured = "not measured (needs -n 200 with -rate 50)"
+	}
+	out = append(out, t)
+	// The saturated throughput at 50 clients before the children waited in
+	// the runtime's poller (K11's issue, measured on the 2-core machine).
+	for _, d := range []struct {
+		name, label string
+		before      float64
+	}{{"lab2", "lab 2", 4.4e6}, {"shm", "lab 3", 3.6e6}} {
+		t := Target{What: fmt.Sprintf("%s's Go server, saturated at 50 clients: no fewer deliveries per second than before (%.1f M)", d.label, d.before/1e6)}
+		if s, ok := Find(medians, d.name, 50, Saturate); ok {
+			t.Measured = fmt.Sprintf("%.2f M per second", s.DeliveriesPerSec/1e6)
+			t.Met = s.DeliveriesPerSec >= d.before && !s.Failed()
+		} else {
+			t.Measured = "not measured"
+		}
+		out = append(out, t)
+	}
+	t = Target{What: "no message lost, duplicated or reordered (in the medians; chatbench fails outright on any run that loses one)"}
+	lost, disorder := 0, 0
+	for _, s := range medians {
+		lost += s.Lost
+		disorder += s.Disorder
+	}
+	t.Measured = fmt.Sprintf("%d lost, %d out of order", lost, disorder)
+	t.Met = len(medians) > 0 && lost == 0 && disorder == 0
 	return append(out, t)
 }
 

@@ -280,6 +280,7 @@ func TestBrokenServersAreCaught(t *testing.T) {
 		{"c_server_KEEP_CLIENT_FD", map[string]Status{"server/child-killed": Timeout}},
 		{"c_server_CHILD_KEEPS_LISTEN", map[string]Status{"server/child-fds": Fail}},
 		{"c_server_BLOCKING_PIPE", map[string]Status{"server/stopped-child": Timeout}},
+		{"c_server_NO_OOBINLINE", map[string]Status{"server/telnet": Fail}},
 		// Every heavy flow to a reader meets short writes now and then.
 		{"c_server_SHORT_WRITE_DROPS", map[string]Status{"server/flood-reader": Fail, "server/sigpipe-reset": mayFail,
 			"server/burst": mayFail, "server/slow-reader": mayFail, "server/big-frames": mayFail}},

@@ -1672,6 +1672,24 @@ func testTelnet(t *T) {
 			Hint: "answer IAC WILL x with IAC DONT x; never answer WONT or DONT (RFC 854: two ends answering each other would loop)"})
 	}
 
+	// telnet's "synch" (Ctrl-C with autosynch on): IAC in the stream, DM as
+	// urgent data. Read inline (SO_OOBINLINE), IAC DM is a command like any
+	// other; otherwise the kernel keeps DM apart, and the IAC takes the next
+	// byte of the stream with it.
+	did = "user1 sent IAC, then DM as urgent data (MSG_OOB: telnet's synch), then \"after synch\""
+	s.send(c[0], "\xff", "user1 sent IAC")
+	readBy(0, "IAC")
+	s.check(c[0].SendUrgent(0xf2), Failure{Did: "user1 sent DM as urgent data", Expected: "the server takes it", Hint: "keep the client's socket open"})
+	s.send(c[0], "after synch\n", did)
+	line, err = c[1].ReadLine(wait)
+	s.check(err, Failure{Did: did + "; user2 reads", Expected: "\"user1: after synch\""})
+	if line != "user1: after synch" {
+		t.Fail(Failure{Did: did + "; user2 reads", Expected: strconv.Quote("user1: after synch"), Got: strconv.Quote(line),
+			Hint: t.lang.pick("read urgent data in line: setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, 1) on each client's socket, so that IAC DM reaches your telnet filter whole",
+				"read urgent data in line: unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1) on each client's socket, so that IAC DM reaches your telnet filter whole")})
+	}
+	c[2].ReadLine(wait)
+
 	// Ctrl-C while lines are queued for user3, what waits for it ending in
 	// the middle of a line. The process serving user3 is stopped; 10 lines
 	// of 1000 bytes go to it (into its pipe, in lab 2); then main is

@@ -281,6 +281,26 @@ func (c *Conn) CloseWrite() error {
 	return c.c.CloseWrite()
 }
 
+// SendUrgent sends one byte as TCP urgent data (send(2) with MSG_OOB), as
+// telnet sends the DM of its "synch" (RFC 854). A server that does not set
+// SO_OOBINLINE never sees that byte in its stream: the kernel keeps it
+// apart.
+func (c *Conn) SendUrgent(b byte) error {
+	c.note(fmt.Sprintf(">> urgent %q (MSG_OOB)", string([]byte{b})))
+	rc, err := c.c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Write(func(fd uintptr) bool {
+		serr = syscall.Sendto(int(fd), []byte{b}, syscall.MSG_OOB, nil)
+		return serr != syscall.EAGAIN
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
 // Reset closes the connection with a reset (SO_LINGER 0): the server reads
 // ECONNRESET, and its later writes fail with EPIPE.
 func (c *Conn) Reset() error {

@@ -22,6 +22,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -69,12 +70,16 @@ func run() int {
 	floodReaders := flag.Int("flood", 0, "run the flood scenario with this many readers (0: the class and saturate modes)")
 	limits := flag.String("limits", "none", "flood scenario: sets of server flags, ;-separated (none: no flags)")
 	talkEvery := flag.Duration("talk-every", 100*time.Millisecond, "flood scenario: the talker sends one line this often")
+	from := flag.String("from", "", "measure nothing: write -csv, -svg and -doc from the -json record `FILE` of an earlier run (after a change of the targets or the layout)")
 	fair := flag.Duration("fair", 0, "flood scenario: fail unless nobody is kicked, nothing the talker says is lost, and under a limit each of its lines reaches every reader within this long")
 	flag.Parse()
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "chatbench: "+format+"\n", a...)
 		flag.Usage()
 		return 2
+	}
+	if *from != "" {
+		return rerender(*from, *csvPath, *svgPath, *docPath, *reproduce)
 	}
 	if len(designs) == 0 || flag.NArg() > 0 {
 		return usage("name at least one -server, and nothing else")
@@ -147,44 +152,13 @@ func run() int {
 	}
 	command := "chatbench " + strings.Join(shown, " ")
 	if *jsonPath != "" {
-		rec := struct {
-			Machine string         `json:"machine"`
-			Command string         `json:"command"`
-			Started time.Time      `json:"started"`
-			Params  bench.Params   `json:"params"`
-			Samples []bench.Sample `json:"samples"`
-			Medians []bench.Sample `json:"medians"`
-		}{bench.Machine(), command, started, p, samples, medians}
+		rec := record{bench.Machine(), command, started, p, samples, medians}
 		if err := report.WriteJSON(*jsonPath, rec); err != nil {
 			return usage("%v", err)
 		}
 	}
-	for _, out := range []struct {
-		path  string
-		write func(*os.File) error
-	}{
-		{*csvPath, func(f *os.File) error { return bench.CSV(f, medians) }},
-		{*svgPath, func(f *os.File) error { return bench.SVG(f, medians, *rate) }},
-	} {
-		if out.path == "" {
-			continue
-		}
-		if err := writeFile(out.path, out.write); err != nil {
-			return usage("%v", err)
-		}
-	}
-	if *docPath != "" {
-		doc, err := os.ReadFile(*docPath)
-		if err != nil && !os.IsNotExist(err) {
-			return usage("%v", err)
-		}
-		if *reproduce != "" {
-			command = *reproduce + "`, which runs `" + command
-		}
-		md := bench.Markdown(medians, *rate, command, started)
-		if err := os.WriteFile(*docPath, bench.Splice(doc, md), 0o644); err != nil {
-			return usage("%v", err)
-		}
+	if err := writeOutputs(medians, p.Rate, command, started, *csvPath, *svgPath, *docPath, *reproduce); err != nil {
+		return usage("%v", err)
 	}
 	for _, s := range medians {
 		if s.Failed() {
@@ -193,6 +167,68 @@ func run() int {
 		}
 	}
 	return 0
+}
+
+// record is what -json writes and -from reads.
+type record struct {
+	Machine string         `json:"machine"`
+	Command string         `json:"command"`
+	Started time.Time      `json:"started"`
+	Params  bench.Params   `json:"params"`
+	Samples []bench.Sample `json:"samples"`
+	Medians []bench.Sample `json:"medians"`
+}
+
+// rerender writes the outputs of the run recorded in path (-from).
+func rerender(path, csvPath, svgPath, docPath, reproduce string) int {
+	b, err := os.ReadFile(path)
+	var rec record
+	if err == nil {
+		err = json.Unmarshal(b, &rec)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chatbench: -from %s: %v\n", path, err)
+		return 2
+	}
+	if err := writeOutputs(rec.Medians, rec.Params.Rate, rec.Command, rec.Started, csvPath, svgPath, docPath, reproduce); err != nil {
+		fmt.Fprintf(os.Stderr, "chatbench: %v\n", err)
+		return 2
+	}
+	bench.Table(os.Stdout, rec.Medians)
+	return 0
+}
+
+// writeOutputs writes the medians as CSV, SVG and into the document's bench
+// markers, for the paths that are not empty.
+func writeOutputs(medians []bench.Sample, rate float64, command string, started time.Time, csvPath, svgPath, docPath, reproduce string) error {
+	for _, out := range []struct {
+		path  string
+		write func(*os.File) error
+	}{
+		{csvPath, func(f *os.File) error { return bench.CSV(f, medians) }},
+		{svgPath, func(f *os.File) error { return bench.SVG(f, medians, rate) }},
+	} {
+		if out.path == "" {
+			continue
+		}
+		if err := writeFile(out.path, out.write); err != nil {
+			return err
+		}
+	}
+	if docPath != "" {
+		doc, err := os.ReadFile(docPath)
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		if reproduce != "" {
+			command = reproduce + "`, which runs `" + command
+		}
+		md := bench.Markdown(medians, rate, command, started)
+		if err := os.WriteFile(docPath, bench.Splice(doc, md), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sortLike orders medians by design as the -server flags were given, then
