@@ -146,7 +146,8 @@ func TestSVGAndDocument(t *testing.T) {
 	assert.Equal(t, 6, lines, "a line per design in each of two charts")
 	assert.Equal(t, 1, crosses, "the failed sample is marked")
 
-	md := Markdown(med, 50, "make bench", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
+	md := Markdown(med, 50, "make bench", "the machine", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
+	assert.Contains(t, md, "(the machine)")
 	assert.Contains(t, md, "| shm | 500 | class |")
 	assert.Contains(t, md, "figures/bench.svg")
 	assert.Equal(t, 4, strings.Count(md, "| met |"), md) // the three of the fork+shm server, and nothing lost (no C twins here: theirs are not measured)

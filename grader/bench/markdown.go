@@ -126,11 +126,12 @@ func Machine() string {
 		model, runtime.NumCPU(), mem, unix.ByteSliceToString(u.Release[:]), runtime.Version())
 }
 
-// Markdown writes the generated part of handouts/bench.md: the machine, the
-// command, the targets and the table of medians.
-func Markdown(medians []Sample, classRate float64, command string, when time.Time) string {
+// Markdown writes the generated part of handouts/bench.md: the machine it
+// was measured on (as Machine describes it), the command, the targets and
+// the table of medians.
+func Markdown(medians []Sample, classRate float64, command, machine string, when time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured on %s, by `%s` (%s).\n\n", when.UTC().Format("2006-01-02"), command, Machine())
+	fmt.Fprintf(&b, "Measured on %s, by `%s` (%s).\n\n", when.UTC().Format("2006-01-02"), command, machine)
 	b.WriteString("![deliveries per second when saturated, and p99 latency under class load, against the number of clients](figures/bench.svg)\n\n")
 	b.WriteString("| target | measured | |\n|---|---|---|\n")
 	for _, t := range Targets(medians, classRate) {

@@ -157,7 +157,7 @@ func run() int {
 			return usage("%v", err)
 		}
 	}
-	if err := writeOutputs(medians, p.Rate, command, started, *csvPath, *svgPath, *docPath, *reproduce); err != nil {
+	if err := writeOutputs(medians, p.Rate, command, bench.Machine(), started, *csvPath, *svgPath, *docPath, *reproduce); err != nil {
 		return usage("%v", err)
 	}
 	for _, s := range medians {
@@ -190,7 +190,7 @@ func rerender(path, csvPath, svgPath, docPath, reproduce string) int {
 		fmt.Fprintf(os.Stderr, "chatbench: -from %s: %v\n", path, err)
 		return 2
 	}
-	if err := writeOutputs(rec.Medians, rec.Params.Rate, rec.Command, rec.Started, csvPath, svgPath, docPath, reproduce); err != nil {
+	if err := writeOutputs(rec.Medians, rec.Params.Rate, rec.Command, rec.Machine, rec.Started, csvPath, svgPath, docPath, reproduce); err != nil {
 		fmt.Fprintf(os.Stderr, "chatbench: %v\n", err)
 		return 2
 	}
@@ -199,8 +199,9 @@ func rerender(path, csvPath, svgPath, docPath, reproduce string) int {
 }
 
 // writeOutputs writes the medians as CSV, SVG and into the document's bench
-// markers, for the paths that are not empty.
-func writeOutputs(medians []bench.Sample, rate float64, command string, started time.Time, csvPath, svgPath, docPath, reproduce string) error {
+// markers (with the machine they were measured on), for the paths that are
+// not empty.
+func writeOutputs(medians []bench.Sample, rate float64, command, machine string, started time.Time, csvPath, svgPath, docPath, reproduce string) error {
 	for _, out := range []struct {
 		path  string
 		write func(*os.File) error
@@ -223,7 +224,7 @@ func writeOutputs(medians []bench.Sample, rate float64, command string, started 
 		if reproduce != "" {
 			command = reproduce + "`, which runs `" + command
 		}
-		md := bench.Markdown(medians, rate, command, started)
+		md := bench.Markdown(medians, rate, command, machine, started)
 		if err := os.WriteFile(docPath, bench.Splice(doc, md), 0o644); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func TestRerender(t *testing.T) {
 	b, err := os.ReadFile(doc)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "# before\n")
-	assert.Contains(t, string(b), "Measured on 2026-12-01, by `make bench`, which runs `chatbench -n 200`")
+	assert.Contains(t, string(b), "Measured on 2026-12-01, by `make bench`, which runs `chatbench -n 200` (m).", "the recorded machine, not this one")
 	assert.Contains(t, string(b), "| lab2-c | 200 | class |")
 	assert.Contains(t, string(b), "15% against 5% of a core: 3.0 times | missed |")
 	assert.FileExists(t, filepath.Join(dir, "b.csv"))
