@@ -91,7 +91,7 @@ bench: build ## measure the server designs side by side (the Go servers, their C
 	$(BIN)/chatbench $(GO_DESIGNS) -flood $(FLOOD_READERS) -limits "$(FLOOD_LIMITS)" -runs $(BENCH_RUNS) -duration $(BENCH_DURATION) \
 		-doc handouts/bench.md -reproduce "make bench"
 
-bench-smoke: build fixtures ## a short chatbench run: no loss from any design, the loss of a server that drops is reported, and a flooder among 30 readers kicks nobody (make serve's flags: nobody delayed over 1 s)
+bench-smoke: build fixtures ## a short chatbench run: no loss from any design, the loss of a server that drops is reported, a flooder among 30 readers kicks nobody (make serve's flags: nobody delayed over 1 s), and 200 saturating clients make no shm parent kill a live child
 	$(BIN)/chatbench $(DESIGNS) -n 10 -runs 1 -duration 2s
 	@out=$$($(BIN)/chatbench -server drop=$(BIN)/fixtures/c_server_DROP_BURST -n 10 -runs 1 -duration 2s -mode saturate 2>&1); \
 	status=$$?; echo "$$out"; \
@@ -100,6 +100,7 @@ bench-smoke: build fixtures ## a short chatbench run: no loss from any design, t
 	echo "bench-smoke: the dropping server's loss was reported"
 	$(BIN)/chatbench -server serve=$(BIN)/chat_server_shm -server serve-lab2=$(BIN)/chat_server -server serve-epoll=$(BIN)/chat_server_epoll \
 		-flood $(FLOOD_READERS) -limits "none;$(CLASS_FLAGS)" -runs 1 -duration 3s -fair 1s
+	$(BIN)/chatbench -server shm=$(BIN)/chat_server_shm -server shm-c=$(BIN)/chat_server_shm_c -n 200 -runs 1 -duration 3s -mode saturate
 
 bench-grader: ## how long grading takes, for the references and for programs far from right (3 rounds each)
 	$(GO) test -run '^$$' -bench Grade -benchtime 1x -count 3 ./grader/suite

@@ -5,8 +5,8 @@
 //   - tick (lab 3, task 7 of 7): time out the idle clients
 //
 // Given, to read and call, not to change: serve, watch, loop, resumeAccept, readChild,
-// handle, markDirty, send, notice, drop, stuck, flushDirty, closeOut, closeIn, reap,
-// acceptAll, spawn, shutdown.
+// handle, markDirty, send, notice, drop, stuck, flushDirty, flush, closeOut, closeIn,
+// reap, acceptAll, spawn, shutdown.
 //
 // `make grade` says which task is next. Until you write it, a task's todo.Missing
 // call stops the program with its TODO line on stderr. Add the imports your code
@@ -369,7 +369,10 @@ const stuckLimit = 2 * flow.StallWindow
 
 // stuck kills the children that have been behind for stuckLimit without
 // acknowledging anything, and returns epoll_wait's timeout in ms: until the
-// next one would be, or -1.
+// next one would be, or -1. A child is judged on what it did, not on what
+// the parent has seen of it yet: before it is killed, its pipe down is
+// flushed and its pipe up read (a parent busy for seconds may be behind on
+// both), and one that took or acknowledged anything is given a new wait.
 func (s *server) stuck(now time.Time) int {
 	timeout := -1
 	for _, c := range s.clients {
@@ -379,6 +382,23 @@ func (s *server) stuck(now time.Time) int {
 		}
 		if c.behind.IsZero() {
 			c.behind = now
+		}
+		if now.Sub(c.behind) >= stuckLimit {
+			// Judge the child, not this loop's lateness: a parent busy
+			// for seconds (hundreds of senders at once) may not have
+			// read its acknowledgements, or written what it owes it.
+			// One that takes from its pipe, or acknowledges, is alive.
+			took := s.flush(c)
+			if c.in >= 0 {
+				s.readChild(c)
+			}
+			if c.gone || !c.reading || c.sent == c.acked {
+				c.behind = time.Time{}
+				continue
+			}
+			if took || c.behind.IsZero() { // a sign of life: a new wait begins
+				c.behind = now
+			}
 		}
 		if left := stuckLimit - now.Sub(c.behind); left <= 0 {
 			unix.Kill(c.pid, unix.SIGKILL)
@@ -391,50 +411,60 @@ func (s *server) stuck(now time.Time) int {
 }
 
 // flushDirty writes what is pending to each child that has some, as much as
-// its pipe takes. A child that took nothing while a whole backlog piled up is
-// stuck: it is killed rather than waited for.
+// its pipe takes.
 func (s *server) flushDirty() {
 	for i := 0; i < len(s.dirty); i++ { // a drop below may list more
 		c := s.dirty[i]
 		c.dirty = false
-		if c.out < 0 {
-			c.pending = nil
-			continue
-		}
-		for len(c.pending) > 0 {
-			n, err := unix.Write(c.out, c.pending)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				if err != unix.EAGAIN { // EPIPE: the child is dead; reap will tell
-					c.pending = nil
-					s.closeOut(c)
-				}
-				break
-			}
-			c.pending = fdio.Drop(c.pending, n)
-		}
-		if len(c.pending) == 0 {
-			if c.closing {
-				s.closeOut(c) // end of file: the child says goodbye and exits
-			} else if c.watchOut {
-				c.watchOut = false
-				s.watch(unix.EPOLL_CTL_MOD, c.out, 0)
-			}
-			continue
-		}
-		if len(c.pending) > maxBacklog && !c.gone && !s.stopping {
-			unix.Kill(c.pid, unix.SIGKILL)
-			s.drop(c, true, "its process took nothing from its pipe")
-			continue
-		}
-		if !c.watchOut && c.out >= 0 {
-			c.watchOut = true
-			s.watch(unix.EPOLL_CTL_MOD, c.out, unix.EPOLLOUT)
-		}
+		s.flush(c)
 	}
 	s.dirty = s.dirty[:0]
+}
+
+// flush writes what is pending to c's pipe down, as much as the pipe takes,
+// and reports whether it took anything. Once all is written, a closing pipe
+// is closed; while some waits, EPOLLOUT is watched. A child that took
+// nothing while a whole backlog (maxBacklog) piled up is stuck: it is
+// killed rather than waited for.
+func (s *server) flush(c *client) (took bool) {
+	if c.out < 0 {
+		c.pending = nil
+		return false
+	}
+	for len(c.pending) > 0 {
+		n, err := unix.Write(c.out, c.pending)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			if err != unix.EAGAIN { // EPIPE: the child is dead; reap will tell
+				c.pending = nil
+				s.closeOut(c)
+			}
+			break
+		}
+		c.pending = fdio.Drop(c.pending, n)
+		took = true
+	}
+	if len(c.pending) == 0 {
+		if c.closing {
+			s.closeOut(c) // end of file: the child says goodbye and exits
+		} else if c.watchOut {
+			c.watchOut = false
+			s.watch(unix.EPOLL_CTL_MOD, c.out, 0)
+		}
+		return took
+	}
+	if len(c.pending) > maxBacklog && !c.gone && !s.stopping {
+		unix.Kill(c.pid, unix.SIGKILL)
+		s.drop(c, true, "its process took nothing from its pipe")
+		return took
+	}
+	if !c.watchOut && c.out >= 0 {
+		c.watchOut = true
+		s.watch(unix.EPOLL_CTL_MOD, c.out, unix.EPOLLOUT)
+	}
+	return took
 }
 
 func (s *server) closeOut(c *client) {
