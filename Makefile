@@ -105,13 +105,11 @@ bench-smoke: build fixtures ## a short chatbench run: no loss from any design, t
 bench-grader: ## how long grading takes, for the references and for programs far from right (3 rounds each)
 	$(GO) test -run '^$$' -bench Grade -benchtime 1x -count 3 ./grader/suite
 
-bench-wakeup: ## what waking an idle child costs: Go the old way (blocking system calls), Go the children's way (solutions/fdio), C; CPU and thread runs per wake-up, from /proc/PID/task/*/schedstat, every 15 ms then every 2 ms
+bench-wakeup: ## what waking an idle child costs: Go the old way (blocking system calls), Go the children's way (solutions/fdio), Go with the pipe itself in the runtime's poller, C; CPU and thread runs per wake-up, from /proc/PID/task/*/schedstat, every 15 ms then every 2 ms, medians of 3 interleaved rounds
 	$(GO) build -o $(BIN)/wakecost ./solutions/wakecost
 	gcc -O2 -Wall -o $(BIN)/wakecost_c solutions/wakecost/c/wakecost.c
-	$(BIN)/wakecost -every 15ms
-	$(BIN)/wakecost_c 500 15
-	$(BIN)/wakecost -every 2ms
-	$(BIN)/wakecost_c 500 2
+	$(BIN)/wakecost -every 15ms -c $(BIN)/wakecost_c
+	$(BIN)/wakecost -every 2ms -c $(BIN)/wakecost_c
 
 DIST ?= dist
 KIT := $(DIST)/kit/chatlab

@@ -29,19 +29,30 @@ func TestMain(m *testing.M) {
 // TestMeasures: each strategy wakes 20 times and reports figures. (What the
 // figures are is a benchmark's business: make bench-wakeup.)
 func TestMeasures(t *testing.T) {
-	for _, strategy := range []string{"syscall", "fdio"} {
-		var out strings.Builder
-		require.NoError(t, parent(strategy, 20, time.Millisecond, &out))
-		t.Log(out.String())
-		var name string
-		var us, runs float64
-		var threads, n int
-		_, err := fmt.Sscanf(out.String(), "Go (%s %f µs of CPU and %f thread runs per wake-up; threads that ran: %d (%d wake-ups)", &name, &us, &runs, &threads, &n)
-		require.NoError(t, err, out.String())
-		assert.Equal(t, strategy+"):", name)
-		assert.Equal(t, 20, n)
-		assert.Positive(t, us)
-		assert.Positive(t, runs, "its threads ran")
-		assert.Positive(t, threads)
+	for _, strategy := range strategies {
+		r, err := parent(strategy, 20, time.Millisecond)
+		require.NoError(t, err, strategy)
+		t.Logf("%s: %+v", strategy, r)
+		assert.Positive(t, r.us, strategy)
+		assert.Positive(t, r.runs, "%s: its threads ran", strategy)
+		assert.Positive(t, r.threads, strategy)
 	}
+}
+
+// TestParse reads the Go children's report and the C twin's alike.
+func TestParse(t *testing.T) {
+	r, err := parse([]byte("C: 16.4 µs of CPU and 1.00 thread runs per wake-up; threads that ran: 1 (500 wake-ups)\n"))
+	require.NoError(t, err)
+	assert.Equal(t, result{us: 16.4, runs: 1, threads: 1}, r)
+	r, err = parse([]byte("Go (fdio): 45.6 µs of CPU and 1.01 thread runs per wake-up; threads that ran: 2 (500 wake-ups)\n"))
+	require.NoError(t, err)
+	assert.Equal(t, result{us: 45.6, runs: 1.01, threads: 2}, r)
+	_, err = parse([]byte("wakecost_c: read after 3 wake-ups\n"))
+	assert.Error(t, err)
+}
+
+// TestMedian takes each figure's median separately.
+func TestMedian(t *testing.T) {
+	m := median([]result{{us: 30, runs: 1, threads: 1}, {us: 10, runs: 5, threads: 3}, {us: 20, runs: 2, threads: 2}})
+	assert.Equal(t, result{us: 20, runs: 2, threads: 2}, m)
 }
