@@ -142,10 +142,15 @@ func (e *Epoll) Wait(events []unix.EpollEvent, timeout int) (int, error) {
 	if len(events) == 0 {
 		return 0, errors.New("fdio: Epoll.Wait with no room for events")
 	}
-	n, errno := e.ready(events)
-	if n > 0 || errno != 0 || timeout == 0 {
+	if timeout == 0 {
+		n, errno := e.ready(events)
 		return n, errnoErr(errno)
 	}
+	// rc.Read calls the function at once, and again each time the runtime's
+	// poller says the epoll fd is readable: one epoll_pwait per wake-up, and
+	// one before the goroutine parks.
+	var n int
+	var errno unix.Errno
 	if timeout > 0 {
 		e.f.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
 		defer e.f.SetReadDeadline(time.Time{})
