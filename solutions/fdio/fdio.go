@@ -6,12 +6,13 @@
 //
 // A child sleeps until its client or the server has something for it,
 // handles one message, and sleeps again: hundreds of times a second in a
-// class. In C, each wake-up wakes one thread and costs about 13 µs of CPU.
+// class. In C, each wake-up runs one thread, once: 7 to 22 µs of CPU on
+// the 2-core machine (make bench-wakeup; handouts/bench.md has the figures).
 // A Go child that sleeps in a system call (poll, epoll_wait, a blocking
 // read) wakes three: its own, the runtime's monitor thread (sysmon), which
 // takes the P back from a thread in a system call, and a spare thread that
-// handoffp starts, finds nothing to do and parks again. That cost 60 to 85
-// µs per wake-up (make bench-wakeup, handouts/bench.md).
+// handoffp starts, finds nothing to do and parks again: five thread runs,
+// and 60 to 100 µs, per wake-up (make bench-wakeup, handouts/bench.md).
 //
 // So a child here never sleeps in a system call. It waits in the runtime's
 // network poller, as a net.Conn does: its epoll instance is wrapped once in
