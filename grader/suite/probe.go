@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"chatlab/grader/harness"
+	"chatlab/grader/procfs"
 	"chatlab/grader/wire"
 )
 
@@ -92,6 +93,14 @@ func probeGreeting(cfg Config, lab string) *greeting {
 			// An observed cause, judged once: FAIL, not TIMEOUT, for the tests
 			// that need the line.
 			f.Got = err.Error() + ": the server sent no complete line"
+			if c.Peek() == wire.Quiet && !s.proc.Exited() {
+				settleProc(s.proc)
+				kids, _ := procfs.Children(s.proc.Pid)
+				if len(kids) > 0 && !procfs.TreeRunning(s.proc.Pid) && unreadPipes(s.proc.Pid) == 0 {
+					f.Got += "; meanwhile every process of the server was asleep and every pipe between them empty: no line was on its way"
+					f.Hint += "; if your main queues what it has for a child (the welcome too), something must write that queue into the pipe: at the end of each turn of the loop, and when poll/epoll says the pipe has room"
+				}
+			}
 		default:
 			settleProc(s.proc)
 			f.Got = err.Error()

@@ -178,6 +178,7 @@ func Run(test *Test, cfg Config, repeat int) Result {
 				res.Failure = &f
 			}
 			res.Failure = atTodo(res.Failure, res.Stderr)
+			res.Failure = kickedTooSoon(test, res.Failure, res.Transcripts)
 			break
 		}
 	}
@@ -255,4 +256,29 @@ func Points(lab string) int {
 		n += t.Points
 	}
 	return n
+}
+
+// kickExpected are the tests in which a client may be kicked as too slow
+// on purpose (a reader that stops, a child stopped or killed).
+var kickExpected = []string{"slow-reader", "flood-reader", "stopped-child", "child-killed", "killed-reader"}
+
+// kickedRE finds a kick in a transcript's received lines.
+var kickedRE = regexp.MustCompile(`<< "\* (user\d+) kicked: too slow"`)
+
+// kickedTooSoon puts first in f's hint that a client was kicked as too
+// slow, when that happened in a test whose clients all read what they are
+// sent: the failure the test saw (a line missing, a client gone) is then
+// most likely the kick's, and the test's own hint points elsewhere.
+func kickedTooSoon(test *Test, f *Failure, transcripts []string) *Failure {
+	if f == nil || test.Lab == "client" || slices.Contains(kickExpected, test.Name[strings.IndexByte(test.Name, '/')+1:]) {
+		return f
+	}
+	for _, tr := range transcripts {
+		if m := kickedRE.FindStringSubmatch(tr); m != nil {
+			g := *f
+			g.Hint = fmt.Sprintf("%s was kicked as too slow, though the grader's clients read everything they are sent: the rule that kicks fired too soon (a reader is too slow only when its queue is full and it takes too little for a whole window; a child is stuck only when it took and released nothing for 2 s: protocol.md, \"Slow readers and flow control\"). The test's own hint: %s", m[1], f.Hint)
+			return &g
+		}
+	}
+	return f
 }

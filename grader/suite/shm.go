@@ -13,6 +13,8 @@ import (
 	"chatlab/grader/harness"
 	"chatlab/grader/procfs"
 	"chatlab/grader/wire"
+
+	"golang.org/x/sys/unix"
 )
 
 // shmTests is lab 3's suite: every test of the server suite (a lab 3 server
@@ -41,7 +43,115 @@ func shmTests() []*Test {
 			What: "with -idle 1s an idle client times out within 2 s; an active one does not", Run: testIdleTimeout},
 		&Test{Name: "shm/killed-reader", Lab: "shm", NeedsWelcome: true, Points: 3, Timeout: 20 * time.Second,
 			What: "a reader killed while it holds slots releases them: the room goes on", Run: testKilledReader},
+		&Test{Name: "shm/alone", Lab: "shm", NeedsWelcome: true, Points: 1, Timeout: 20 * time.Second,
+			What: "40 messages sent to an empty room hold no slot: the sender's next one reaches the next to join", Run: testAlone},
+		&Test{Name: "shm/rings-reused", Lab: "shm", NeedsWelcome: true, Points: 1, Timeout: 30 * time.Second,
+			What: "with -max-clients 2, 40 clients join and leave one after another: the rings of those who left are reused", Run: testRingsReused},
 	)
+}
+
+// testAlone: a message with no reader is freed at once. A parent that
+// counts only the readers' holds on a slot, and frees it when the last
+// reader releases it, never frees one that nobody read: a lone sender's
+// ring fills up, and its child waits for a slot for good.
+func testAlone(t *T) {
+	const msgs = 40 // more than any sane ring of slots per client
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 1)
+	var b strings.Builder
+	for i := range msgs {
+		fmt.Fprintf(&b, "a%d\n", i)
+	}
+	s.send(c[0], b.String(), fmt.Sprintf("user1, alone in the room, sends %d messages", msgs))
+	// user2 must join once the server has done with them, or it would be a
+	// reader of some: wait until the server has read them (user1's socket
+	// and every pipe of the server's are empty) and its processes all wait.
+	s.quiet(c[0], "user1's messages to be handled")
+	c = append(c, s.join(c, 1)...)
+	// (A server that never quiets down may still hand some out to user2.)
+	c[1].SkipPrefix = "user1: a"
+	s.send(c[0], "hello\n", "user2 joined; user1 sends \"hello\"")
+	s.expect(c[1], fmt.Sprintf("user1, alone, sent %d messages; user2 joined; user1 sent \"hello\"", msgs),
+		"a message that nobody else is there to read must leave its slot free at once: a slot freed only when its last reader releases it is never freed if it had no reader (one way: the parent holds the slot itself while it hands it out, then drops that hold)",
+		"user1: hello")
+	t.Logf("user2 got user1's message after user1 had sent %d to an empty room", msgs)
+}
+
+// quiet waits, for at most wait, until the server has read everything c
+// sent (its end of c's socket holds nothing unread), no pipe of the
+// server's tree holds unread bytes, and the tree has been blocked for 20 ms:
+// the server has done with what it was given. It logs, and carries on, if
+// the server never quiets down (a program that busy-waits).
+func (s *server) quiet(c *wire.Conn, what string) {
+	var q stillness
+	err := harness.Eventually(wait, what, func() (bool, error) {
+		if n, err := procfs.RecvQueue(c.RemoteAddr(), c.LocalAddr()); err == nil && n > 0 {
+			q = stillness{}
+			return false, nil
+		}
+		if unreadPipes(s.proc.Pid) > 0 {
+			q = stillness{}
+			return false, nil
+		}
+		return q.still(s.proc.Pid, false, 20*time.Millisecond), nil
+	})
+	if err != nil {
+		s.t.Logf("the server did not quiet down (%v): going on", err)
+	}
+}
+
+// unreadPipes returns how many bytes wait unread in the pipes that pid's
+// process tree holds (FIONREAD on each, opened again through /proc).
+func unreadPipes(pid int) int {
+	pids := []int{pid}
+	ds, _ := procfs.Descendants(pid)
+	for _, d := range ds {
+		pids = append(pids, d.Pid)
+	}
+	total := 0
+	seen := map[uint64]bool{}
+	for _, p := range pids {
+		inodes, _ := procfs.Inodes(p, "pipe")
+		for fd, ino := range inodes {
+			if seen[ino] {
+				continue
+			}
+			seen[ino] = true
+			f, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", p, fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			if n, err := unix.IoctlGetInt(f, unix.TIOCINQ); err == nil { // FIONREAD
+				total += n
+			}
+			unix.Close(f)
+		}
+	}
+	return total
+}
+
+// testRingsReused: a client that has left, once its child is reaped, gives
+// its ring back. A server that never does runs out of rings after its spare
+// ones, and refuses everyone with "* server full" although the room holds
+// one client.
+func testRingsReused(t *T) {
+	const cycles = 40
+	s := t.startServer(harness.Options{}, "-max-clients", "2")
+	c := s.join(nil, 1)
+	s.waitProcesses(1, "user1 connected", false, c)
+	for i := range cycles {
+		id := s.next
+		s.next++
+		k := s.dial(fmt.Sprintf("user%d", id))
+		s.expect(k, fmt.Sprintf("%d clients have joined and left one after another (the room held one other client, the limit is 2); another connected", i),
+			"when a client's child is reaped, its ring of slots is free again: a server that never gives rings back refuses everyone once its spare rings are used up",
+			fmt.Sprintf("* welcome user%d", id))
+		s.expect(c[0], fmt.Sprintf("user%d connected", id), "everyone already connected is told \"* userN joined\"", fmt.Sprintf("* user%d joined", id))
+		k.Close()
+		s.expect(c[0], fmt.Sprintf("user%d closed its connection", id), "when a client closes its connection, tell the others \"* userN left\"", fmt.Sprintf("* user%d left", id))
+		s.waitProcesses(1, fmt.Sprintf("user%d left", id), true, c)
+	}
+	t.Logf("%d clients joined and left one after another, each welcomed", cycles)
 }
 
 func testKilledReader(t *T) {
