@@ -1789,6 +1789,17 @@ func testTelnet(t *T) {
 				Hint: "put the answer between two lines of what is queued for the client, never inside a line (what a pipe gave you may end mid-line)"})
 		}
 	}
+	// A server may put the answer after the last whole line it holds,
+	// "after" included: one more line from user2 shows it there.
+	s.send(c[1], "end\n", "user2 sent \"end\"")
+	switch rest := readTo(2, "user2: end", did+"; then user2 sent \"after\" and \"end\""); rest {
+	case "\xff\xfc\x06":
+		answers++
+	case "":
+	default:
+		t.Fail(Failure{Did: did + "; then user2 sent \"after\" and \"end\"; user3 reads", Expected: strconv.Quote("user2: end"), Got: strconv.Quote(abbrev(rest + "user2: end")),
+			Hint: "put the answer between two lines of what is queued for the client, never inside a line"})
+	}
 	if answers != 1 {
 		t.Fail(Failure{Did: did + "; user3 reads all", Expected: "IAC WONT TIMING-MARK once, between two lines", Got: fmt.Sprintf("%d times", answers),
 			Hint: "queue the answer like a line for that client (a write that finds its socket full must not lose it)"})
