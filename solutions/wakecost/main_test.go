@@ -26,18 +26,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestMeasures: each strategy wakes 20 times and reports figures. (What the
-// figures are is a benchmark's business: make bench-wakeup.)
+// TestMeasures: each strategy wakes 20 times and reports figures: the
+// child fails (and parent returns its error) unless it read all 20 bytes,
+// and the report must parse. (What the figures are is a benchmark's
+// business: make bench-wakeup.)
 func TestMeasures(t *testing.T) {
 	for _, strategy := range strategies {
 		r, err := parent(strategy, 20, time.Millisecond)
 		require.NoError(t, err, strategy)
 		t.Logf("%s: %+v", strategy, r)
-		assert.Positive(t, r.us, "%s: it used CPU", strategy)
-		// A thread that never left its CPU between two wake-ups (a loaded
-		// machine, the race detector) was not run again: runs may be 0.
+		// The figures are the benchmark's business: on a loaded machine
+		// (CI, the race detector) schedstat may not move over 20 wake-ups
+		// of 1 ms (it is brought up to date when a thread leaves its CPU).
+		// What is checked: the child woke 20 times and reported, parsed.
+		assert.GreaterOrEqual(t, r.us, 0.0, strategy)
 		assert.GreaterOrEqual(t, r.runs, 0.0, strategy)
-		assert.GreaterOrEqual(t, r.threads, 0, strategy)
 	}
 }
 
