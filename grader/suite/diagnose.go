@@ -211,16 +211,48 @@ func unreadInEpoll(pid, epfd int) (got, hint string) {
 		if target, err := os.Readlink(path); err != nil || !strings.HasPrefix(target, "pipe:") {
 			continue
 		}
-		p, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue
-		}
-		n, err := unix.IoctlGetInt(p, unix.TIOCINQ) // FIONREAD
-		unix.Close(p)
-		if err == nil && n > 0 {
+		if n := pipeUnread(pid, fd); n > 0 {
 			return fmt.Sprintf("was asleep in epoll_wait while the pipe on its fd %d, registered edge-triggered (EPOLLET), held %d unread bytes", fd, n),
 				"edge-triggered epoll (EPOLLET) reports a pipe once, when bytes arrive, not while bytes wait: at each event, read until read() fails with EAGAIN and handle every record read, or register the pipe level-triggered (without EPOLLET)"
 		}
 	}
 	return "", ""
+}
+
+// pipeUnread returns how many bytes wait unread in the pipe on pid's fd
+// (FIONREAD on the pipe opened again through /proc/PID/fd), or 0 if it
+// cannot tell.
+func pipeUnread(pid, fd int) int {
+	p, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", pid, fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(p)
+	n, err := unix.IoctlGetInt(p, unix.TIOCINQ) // FIONREAD
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// unreadPipes returns how many bytes wait unread in the pipes that pid's
+// process tree holds, each pipe counted once.
+func unreadPipes(pid int) int {
+	pids := []int{pid}
+	ds, _ := procfs.Descendants(pid)
+	for _, d := range ds {
+		pids = append(pids, d.Pid)
+	}
+	total := 0
+	seen := map[uint64]bool{}
+	for _, p := range pids {
+		inodes, _ := procfs.Inodes(p, "pipe")
+		for fd, ino := range inodes {
+			if !seen[ino] {
+				seen[ino] = true
+				total += pipeUnread(p, fd)
+			}
+		}
+	}
+	return total
 }

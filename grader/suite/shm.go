@@ -13,8 +13,6 @@ import (
 	"chatlab/grader/harness"
 	"chatlab/grader/procfs"
 	"chatlab/grader/wire"
-
-	"golang.org/x/sys/unix"
 )
 
 // shmTests is lab 3's suite: every test of the server suite (a lab 3 server
@@ -98,36 +96,6 @@ func (s *server) quiet(c *wire.Conn, what string) {
 	if err != nil {
 		s.t.Logf("the server did not quiet down (%v): going on", err)
 	}
-}
-
-// unreadPipes returns how many bytes wait unread in the pipes that pid's
-// process tree holds (FIONREAD on each, opened again through /proc).
-func unreadPipes(pid int) int {
-	pids := []int{pid}
-	ds, _ := procfs.Descendants(pid)
-	for _, d := range ds {
-		pids = append(pids, d.Pid)
-	}
-	total := 0
-	seen := map[uint64]bool{}
-	for _, p := range pids {
-		inodes, _ := procfs.Inodes(p, "pipe")
-		for fd, ino := range inodes {
-			if seen[ino] {
-				continue
-			}
-			seen[ino] = true
-			f, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", p, fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-			if err != nil {
-				continue
-			}
-			if n, err := unix.IoctlGetInt(f, unix.TIOCINQ); err == nil { // FIONREAD
-				total += n
-			}
-			unix.Close(f)
-		}
-	}
-	return total
 }
 
 // testRingsReused: a client that has left, once its child is reaped, gives
