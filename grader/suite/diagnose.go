@@ -3,6 +3,7 @@ package suite
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 
 	"chatlab/grader/harness"
 	"chatlab/grader/procfs"
+	"chatlab/grader/wire"
 
 	"golang.org/x/sys/unix"
 )
@@ -255,4 +257,71 @@ func unreadPipes(pid int) int {
 		}
 	}
 	return total
+}
+
+// ringFillers are the shm tests in which one client sends more lines than
+// a ring of 16 slots holds before the readers are done: the only ones a
+// ring that never frees can stall (a parent that never sends FREED fails
+// exactly these).
+var ringFillers = []string{"pipelined", "burst", "burst-churn", "index-only", "telnet", "killed-reader",
+	"alone", "stopped-child", "slow-reader", "flood-reader", "sigpipe-reset"}
+
+// ownSlotHint are the shm tests whose own hint already says why a slot may
+// never come back (a reader stopped, killed, gone or absent): ringsFull
+// adds to theirs instead of replacing it.
+var ownSlotHint = []string{"alone", "stopped-child", "killed-reader", "child-killed", "slow-reader", "flood-reader", "sigpipe-reset"}
+
+// ringsFull adds to f, a lab 3 test that waited in vain, what the server
+// was doing meanwhile when that explains the wait: nothing. Every process
+// asleep, every pipe between them empty, no child stopped: none of the
+// lines still to come was on its way; they waited in a process's memory
+// for an event that would not come. With a client's bytes unread in its socket at the server
+// besides, its child had stopped reading it, as a child does while every
+// slot of its ring is taken: no slot came back (FREED never sent or never
+// heeded, a hold never dropped). f is returned as it was otherwise.
+func (s *server) ringsFull(f Failure, conns []*wire.Conn) Failure {
+	name := s.t.name[strings.IndexByte(s.t.name, '/')+1:]
+	if !slices.Contains(ringFillers, name) {
+		return f // no ring fills in it: what it waited for is something else
+	}
+	if s.proc.Exited() || strings.Contains(f.Got, "(meanwhile the server's main process") {
+		return f // what ended the wait is known
+	}
+	settleProc(s.proc)
+	if s.proc.Exited() || procfs.TreeRunning(s.proc.Pid) || unreadPipes(s.proc.Pid) > 0 {
+		return f
+	}
+	ds, _ := procfs.Descendants(s.proc.Pid)
+	for _, d := range ds {
+		if d.State == 'T' || d.State == 't' {
+			return f // a stopped child holds its slots on purpose
+		}
+	}
+	var unread []string
+	for _, c := range conns {
+		if c.ClosedHere() || c.Peek() == wire.Ended {
+			continue
+		}
+		if n, err := procfs.RecvQueue(c.RemoteAddr(), c.LocalAddr()); err == nil && n > 0 {
+			unread = append(unread, fmt.Sprintf("%s's child left %d bytes of %s's unread", c.Name, n, c.Name))
+		}
+	}
+	const freed = "a sender's child waits, once every slot of its ring is taken, until the parent sends it FREED(slot). " +
+		"A slot is free again once the last hold on it is dropped: each reader's release (or its exit), and the parent's own hold while it hands the slot out; " +
+		"then the parent must send FREED(slot) to the ring's owner, and that child must count the slot free again"
+	own := slices.Contains(ownSlotHint, name)
+	switch {
+	case len(unread) > 0:
+		f.Got += "\n(meanwhile every process of the server was asleep and every pipe between them empty, and " + strings.Join(unread, ", ") +
+			": it had stopped reading its client, as a child does while its ring has no free slot, and nothing was on its way that would free one)"
+		if own {
+			f.Hint += ". What the grader saw: " + freed + "; here none came"
+		} else {
+			f.Hint = freed + "; here none came"
+		}
+	default:
+		f.Got += "\n(meanwhile every process of the server was asleep and every pipe between them empty: none of the lines still to come was on its way; they waited in a process's memory for an event that did not come)"
+		f.Hint += ". If the lines of one sender stopped at a ring's size (16 slots), no slot came back to its ring: " + freed
+	}
+	return f
 }

@@ -190,7 +190,7 @@ func Run(test *Test, cfg Config, repeat int) Result {
 }
 
 func runOnce(test *Test, cfg Config) (Status, *T) {
-	t := &T{cfg: cfg, lab: test.Lab, ended: make(chan struct{})}
+	t := &T{cfg: cfg, lab: test.Lab, name: test.Name, ended: make(chan struct{})}
 	if test.Lab == "client" {
 		t.lang = langOf(cfg.Client)
 	} else {

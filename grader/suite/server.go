@@ -44,6 +44,11 @@ func (t *T) startServer(opt harness.Options, args ...string) *server {
 	}
 	s := &server{t: t, next: 1, cmd: strings.Join(argv, " ")}
 	s.proc = t.start(argv, opt)
+	t.mu.Lock()
+	if t.server == nil {
+		t.server = s
+	}
+	t.mu.Unlock()
 	var addrs []string
 	err := harness.Eventually(wait, "the server to listen", func() (bool, error) {
 		if s.proc.Exited() {

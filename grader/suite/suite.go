@@ -68,7 +68,8 @@ type Failure struct {
 type T struct {
 	cfg  Config
 	lab  string
-	lang lang // of the program under test, for hints
+	name string // the test's, "shm/relay"
+	lang lang   // of the program under test, for hints
 	// byHand, if set, is how to replay the whole test by hand (a
 	// scenario's steps), for failures that do not say more precisely.
 	byHand string
@@ -81,6 +82,7 @@ type T struct {
 	failure *Failure
 	procs   []*harness.Proc
 	conns   []*wire.Conn
+	server  *server // the first server the test started, if any
 	closers []func()
 	aborted bool
 	ended   chan struct{} // closed by finish
@@ -89,8 +91,16 @@ type T struct {
 // errStop unwinds a test that has failed; the runner recovers it.
 var errStop = errors.New("test stopped")
 
-// Fail records f and stops the test.
+// Fail records f and stops the test. A lab 3 test that waited in vain is
+// told what state the server was left in, when it is one that explains the
+// wait (ringsFull).
 func (t *T) Fail(f Failure) {
+	t.mu.Lock()
+	s, conns := t.server, slices.Clone(t.conns)
+	t.mu.Unlock()
+	if s != nil && t.lab == "shm" && (f.TimedOut || strings.Contains(f.Got, wire.ErrTimeout.Error())) {
+		f = s.ringsFull(f, conns)
+	}
 	t.mu.Lock()
 	if t.failure == nil {
 		t.failure = &f
