@@ -308,16 +308,17 @@ func (s *server) ringsFull(f Failure, conns []*wire.Conn) Failure {
 	}
 	const freed = "a sender's child waits, once every slot of its ring is taken, until the parent sends it FREED(slot). " +
 		"A slot is free again once the last hold on it is dropped: each reader's release (or its exit), and the parent's own hold while it hands the slot out; " +
-		"then the parent must send FREED(slot) to the ring's owner, and that child must count the slot free again"
+		"then the parent must send FREED(slot) to the ring's owner (not to another child), and that child must count that slot free again. " +
+		"Which of these failed, the grader cannot see: a FREED never sent, sent to the wrong child, or not heeded all look alike from outside"
 	own := slices.Contains(ownSlotHint, name)
 	switch {
 	case len(unread) > 0:
 		f.Got += "\n(meanwhile every process of the server was asleep and every pipe between them empty, and " + strings.Join(unread, ", ") +
 			": it had stopped reading its client, as a child does while its ring has no free slot, and nothing was on its way that would free one)"
 		if own {
-			f.Hint += ". What the grader saw: " + freed + "; here none came"
+			f.Hint += ". What the grader saw: no slot came back to the sender's ring; " + freed
 		} else {
-			f.Hint = freed + "; here none came"
+			f.Hint = "no slot came back to the sender's ring: " + freed
 		}
 	default:
 		f.Got += "\n(meanwhile every process of the server was asleep and every pipe between them empty: none of the lines still to come was on its way; they waited in a process's memory for an event that did not come)"

@@ -370,6 +370,7 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 		{"c_shmserver_FIXED_NAME", map[string]Status{"shm/two-servers": Fail}},
 		{"c_shmserver_RING_LEAK", map[string]Status{"shm/rings-reused": Fail}},
 		{"c_shmserver_NO_OWN_HOLD", map[string]Status{"shm/alone": Timeout}},
+		{"c_shmserver_SPIN_ON_HUP", map[string]Status{"shm/held-asleep": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
 			inParallel(t)
@@ -629,7 +630,7 @@ func TestMisdiagnosesNamed(t *testing.T) {
 		assert.Contains(t, r.Failure.Hint, "the parent must send FREED(slot) to the ring's owner", test.Name)
 		if test.Name == "shm/index-only" {
 			assert.Contains(t, r.Failure.Got, "child left", test.Name)
-			assert.True(t, strings.HasPrefix(r.Failure.Hint, "a sender's child waits"), "shm/index-only: the test's own hint (relay every message) replaced: %s", r.Failure.Hint)
+			assert.True(t, strings.HasPrefix(r.Failure.Hint, "no slot came back to the sender's ring"), "shm/index-only: the test's own hint (relay every message) replaced: %s", r.Failure.Hint)
 		}
 	}
 	assertNothingLeft(t, nil)

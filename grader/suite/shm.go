@@ -45,7 +45,54 @@ func shmTests() []*Test {
 			What: "40 messages sent to an empty room hold no slot: the sender's next one reaches the next to join", Run: testAlone},
 		&Test{Name: "shm/rings-reused", Lab: "shm", NeedsWelcome: true, Points: 1, Timeout: 30 * time.Second,
 			What: "with -max-clients 2, 40 clients join and leave one after another: the rings of those who left are reused", Run: testRingsReused},
+		&Test{Name: "shm/held-asleep", Lab: "shm", NeedsWelcome: true, Points: 1, Timeout: 20 * time.Second,
+			What: "a child whose client has gone while its lines wait for a free slot sleeps until one comes", Run: testHeldAsleep},
 	)
+}
+
+// heldWindow is how long testHeldAsleep measures the server's CPU, and
+// heldShare the share of it that fails: a child that spins uses a whole
+// core, a third of one under a CPU hog on both cores; a server that does
+// its work (a kick, what it freed relayed) a few ms.
+const (
+	heldWindow = 200 * time.Millisecond
+	heldShare  = 4
+)
+
+// testHeldAsleep: a child whose lines wait for a free slot sleeps while it
+// waits, even once its client has gone. user3's child is stopped, so it
+// releases nothing, and user2 sends more lines than a ring holds; once the
+// first has reached user1, user2 resets its connection. Until the parent
+// kicks user3's stopped child (2 s), user2's child can only wait. A child
+// that keeps its reset socket in poll while its lines wait is told POLLHUP
+// at once, every turn, and spins: the server's CPU over 200 ms shows it.
+func testHeldAsleep(t *T) {
+	const msgs = 40 // more than any sane ring of slots per client
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	s.waitProcesses(3, "3 clients connected", false, c)
+	reader := s.childServing(c[2])
+	s.stop(reader.Pid, "user3's child")
+	defer syscall.Kill(reader.Pid, syscall.SIGCONT)
+	var b strings.Builder
+	for i := range msgs {
+		fmt.Fprintf(&b, "h%d\n", i)
+	}
+	did := fmt.Sprintf("kill -STOP %d (user3's child); user2 sent %d messages", reader.Pid, msgs)
+	s.send(c[1], b.String(), did)
+	s.expect(c[0], did, "relay every message", "user2: h0")
+	t.Check(c[1].Reset(), Failure{Did: did + "; user2 reset its connection", Hint: "the server closed user2's connection early"})
+	did += fmt.Sprintf(", its first reached user1, and user2 reset its connection; measured the CPU time of the server and its children over %v, user3's child still stopped", heldWindow)
+	used, total := treeCPU(t, s.proc, heldWindow)
+	if total > heldWindow/heldShare {
+		t.Fail(Failure{Did: did,
+			Expected: fmt.Sprintf("at most %v of CPU in all: user2's child has nothing to do but wait for a slot", heldWindow/heldShare),
+			Got:      fmt.Sprintf("%v: %s", total.Round(time.Millisecond), used),
+			Hint: "a child whose client is gone while its lines wait for a slot must wait asleep: poll reports POLLHUP (and POLLERR) for a reset socket at once, whether asked for or not, at every call. " +
+				"Once the client is gone, take what it sent (its last lines are relayed), stop polling its socket (or leave the loop), and wait only for the parent's pipe, which brings FREED",
+			ByHand: "kill -STOP one child; from another client send 40 lines and reset (a python socket with SO_LINGER 0); top -p the sender's child"})
+	}
+	t.Logf("%v of CPU over %v while user2's lines waited for a slot", total.Round(10*time.Microsecond), heldWindow)
 }
 
 // testAlone: a message with no reader is freed at once. A parent that

@@ -255,7 +255,13 @@ static void child_exit(int reason) {
     /* Release what was held back; tell the parent, then drain our pipe
      * until it closes it, releasing every slot we were sent. */
     handle_down(DISCARD);
-    if (reason != 2) while (waiting.n > 0) { place(); if (waiting.n > 0 && !read_down(DISCARD)) break; }
+    while (reason != 2 && waiting.n > 0) { /* relay the client's last lines: wait (asleep) for free slots */
+        place();
+        if (waiting.n == 0) break;
+        struct pollfd q = {down_fd, POLLIN, 0};
+        if (poll(&q, 1, -1) < 0 && errno != EINTR) break;
+        if (!read_down(DISCARD)) break;
+    }
     send_rec(up_fd, BYE, (uint32_t)reason, 0, 0);
     if (reason == 2) { struct linger l = {1, 0}; setsockopt(sock_fd, SOL_SOCKET, SO_LINGER, &l, sizeof l); }
     close(sock_fd);
@@ -337,6 +343,11 @@ static void child(int id, int fd, int up, int down, int ring) {
                 took += (size_t)w;
                 handle_down(WHILE_ROOM); /* what was held back while out was full */
             } else if (w < 0 && errno != EAGAIN) { drain_input(); feed_end(); child_exit(1); }
+        }
+        if (p[0].revents & (POLLHUP | POLLERR) && waiting.n > 0) {
+            /* Gone (a reset) while its lines wait for slots: poll would report it at once, every
+             * turn, and the child would spin until a slot came back. Relay them, and leave. */
+            drain_input(); feed_end(); child_exit(1);
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && waiting.n == 0) {
             char tmp[65536];
