@@ -264,12 +264,12 @@ func unreadPipes(pid int) int {
 // ring that never frees can stall (a parent that never sends FREED fails
 // exactly these).
 var ringFillers = []string{"pipelined", "burst", "burst-churn", "index-only", "telnet", "killed-reader",
-	"alone", "stopped-child", "slow-reader", "flood-reader", "sigpipe-reset"}
+	"alone", "stopped-child", "slow-reader", "flood-reader", "sigpipe-reset", "full-ring"}
 
 // ownSlotHint are the shm tests whose own hint already says why a slot may
 // never come back (a reader stopped, killed, gone or absent): ringsFull
 // adds to theirs instead of replacing it.
-var ownSlotHint = []string{"alone", "stopped-child", "killed-reader", "child-killed", "slow-reader", "flood-reader", "sigpipe-reset"}
+var ownSlotHint = []string{"alone", "stopped-child", "killed-reader", "child-killed", "slow-reader", "flood-reader", "sigpipe-reset", "full-ring"}
 
 // ringsFull adds to f, a lab 3 test that waited in vain, what the server
 // was doing meanwhile when that explains the wait: nothing. Every process

@@ -371,6 +371,7 @@ func TestBrokenShmServersAreCaught(t *testing.T) {
 		{"c_shmserver_RING_LEAK", map[string]Status{"shm/rings-reused": Fail}},
 		{"c_shmserver_NO_OWN_HOLD", map[string]Status{"shm/alone": Timeout}},
 		{"c_shmserver_SPIN_ON_HUP", map[string]Status{"shm/held-asleep": Fail}},
+		{"c_shmserver_RING_OFF_BY_ONE", map[string]Status{"shm/full-ring": Fail}},
 	} {
 		t.Run(tc.prog, func(t *testing.T) {
 			inParallel(t)

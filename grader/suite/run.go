@@ -260,7 +260,7 @@ func Points(lab string) int {
 
 // kickExpected are the tests in which a client may be kicked as too slow
 // on purpose (a reader that stops, a child stopped or killed).
-var kickExpected = []string{"slow-reader", "flood-reader", "stopped-child", "child-killed", "killed-reader"}
+var kickExpected = []string{"slow-reader", "flood-reader", "stopped-child", "child-killed", "killed-reader", "full-ring", "held-asleep"}
 
 // kickedRE finds a kick in a transcript's received lines.
 var kickedRE = regexp.MustCompile(`<< "\* (user\d+) kicked: too slow"`)

@@ -45,9 +45,67 @@ func shmTests() []*Test {
 			What: "40 messages sent to an empty room hold no slot: the sender's next one reaches the next to join", Run: testAlone},
 		&Test{Name: "shm/rings-reused", Lab: "shm", NeedsWelcome: true, Points: 1, Timeout: 30 * time.Second,
 			What: "with -max-clients 2, 40 clients join and leave one after another: the rings of those who left are reused", Run: testRingsReused},
+		&Test{Name: "shm/full-ring", Lab: "shm", NeedsWelcome: true, Points: 1, Timeout: 30 * time.Second,
+			What: "a stopped reader holds a sender back only once its whole ring, 16 messages, waits for it", Run: testFullRing},
 		&Test{Name: "shm/held-asleep", Lab: "shm", NeedsWelcome: true, Points: 1, Timeout: 20 * time.Second,
 			What: "a child whose client has gone while its lines wait for a free slot sleeps until one comes", Run: testHeldAsleep},
 	)
+}
+
+// ringSlots is the size of a sender's ring, as lab3-shm.md gives it.
+const ringSlots = 16
+
+// testFullRing: a sender's ring holds 16 messages, and every slot of it
+// comes back. First user1 sends three rings' worth that both readers take,
+// so that every slot of its ring has been written, freed and written again;
+// then user3's child is stopped, and user1 sends 16 more. They fit in the
+// ring: user2 must get all 16 before the parent gives up on user3's child
+// (a child that releases nothing for 2 s is kicked). A server whose slots
+// do not all come back (a FREED lost for some slots, a slot counted free
+// twice, the parent's hold never dropped on some) holds user1 back sooner,
+// and user2 sees the kick first.
+func testFullRing(t *T) {
+	const warm = 3 * ringSlots
+	s := t.startServer(harness.Options{})
+	c := s.join(nil, 3)
+	s.waitProcesses(3, "3 clients connected", false, c)
+	var b strings.Builder
+	var want []string
+	for i := range warm {
+		fmt.Fprintf(&b, "w%d\n", i)
+		want = append(want, fmt.Sprintf("user1: w%d", i))
+	}
+	hint := fmt.Sprintf("a sender's ring has %d slots, and a stopped reader may hold all of them, not more: each slot must come back to the ring once its last hold is dropped, "+
+		"and the parent must send FREED(slot) for every slot, to the ring's owner, which counts each free again once (lab3-shm.md, \"A flooder, and a reader that falls behind\")", ringSlots)
+	did := fmt.Sprintf("user1 sent %d messages (three rings' worth)", warm)
+	s.send(c[0], b.String(), did)
+	s.expect(c[1], did, "relay every message; "+hint, want...)
+	s.expect(c[2], did, "relay every message; "+hint, want...)
+	reader := s.childServing(c[2])
+	s.stop(reader.Pid, "user3's child")
+	defer syscall.Kill(reader.Pid, syscall.SIGCONT)
+	b.Reset()
+	for i := range ringSlots {
+		fmt.Fprintf(&b, "r%d\n", i)
+	}
+	did += fmt.Sprintf(", which user2 and user3 read; kill -STOP %d (user3's child); user1 sent %d more", reader.Pid, ringSlots)
+	s.send(c[0], b.String(), did)
+	for got := 0; got < ringSlots; {
+		line, err := c[1].ReadLine(wait)
+		s.check(err, Failure{Did: did + "; user2 reads", Expected: fmt.Sprintf("user1's %d messages, before user3's child is kicked", ringSlots),
+			Got: fmt.Sprintf("%d of them, then: %v", got, err), Hint: hint})
+		switch line {
+		case fmt.Sprintf("user1: r%d", got):
+			got++
+		case "* user3 kicked: too slow", "* user3 left":
+			t.Fail(Failure{Did: did + "; user2 reads", Expected: fmt.Sprintf("user1's %d messages, then (2 s later) \"* user3 kicked: too slow\"", ringSlots),
+				Got: fmt.Sprintf("%d of them, then %q: user1 was held back after %d, though its ring has %d slots", got, line, got, ringSlots), Hint: hint})
+		default:
+			t.Fail(Failure{Did: did + "; user2 reads", Expected: fmt.Sprintf("%q", fmt.Sprintf("user1: r%d", got)), Got: strconv.Quote(abbrev(line)),
+				Hint: "relay every line once, in the order it was sent, to every other client"})
+		}
+	}
+	t.Logf("user2 got all %d messages while user3's child was stopped", ringSlots)
 }
 
 // heldWindow is how long testHeldAsleep measures the server's CPU, and
