@@ -658,9 +658,7 @@ func testStoppedChild(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.connect(nil, 3)
 	s.waitProcesses(3, "3 clients connected", false, c)
-	victim := s.childServing(c[1])
-	s.stop(victim.Pid, "the child serving user2")
-	defer syscall.Kill(victim.Pid, syscall.SIGCONT)
+	victim := s.stopChild(c[1])
 	const n = 100
 	pad := strings.Repeat("x", 900) // a message: under the 1000-byte limit
 	for i := range n {
@@ -921,6 +919,17 @@ func expectUntil(c *wire.Conn, want []string, anywhere string) error {
 		return &wire.MismatchError{Conn: c.Name, Want: want, Got: got}
 	}
 	return nil
+}
+
+// stopChild stops (kill -STOP) the child serving c until the test ends,
+// and returns it.
+func (s *server) stopChild(c *wire.Conn) procfs.Stat {
+	k := s.childServing(c)
+	s.stop(k.Pid, "the child serving "+c.Name)
+	s.t.mu.Lock()
+	s.t.closers = append(s.t.closers, func() { syscall.Kill(k.Pid, syscall.SIGCONT) })
+	s.t.mu.Unlock()
+	return k
 }
 
 // stop sends SIGSTOP to pid and waits until it is stopped (state T).

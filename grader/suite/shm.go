@@ -81,9 +81,7 @@ func testFullRing(t *T) {
 	s.send(c[0], b.String(), did)
 	s.expect(c[1], did, "relay every message; "+hint, want...)
 	s.expect(c[2], did, "relay every message; "+hint, want...)
-	reader := s.childServing(c[2])
-	s.stop(reader.Pid, "user3's child")
-	defer syscall.Kill(reader.Pid, syscall.SIGCONT)
+	reader := s.stopChild(c[2])
 	b.Reset()
 	for i := range ringSlots {
 		fmt.Fprintf(&b, "r%d\n", i)
@@ -129,9 +127,7 @@ func testHeldAsleep(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 3)
 	s.waitProcesses(3, "3 clients connected", false, c)
-	reader := s.childServing(c[2])
-	s.stop(reader.Pid, "user3's child")
-	defer syscall.Kill(reader.Pid, syscall.SIGCONT)
+	reader := s.stopChild(c[2])
 	var b strings.Builder
 	for i := range msgs {
 		fmt.Fprintf(&b, "h%d\n", i)
@@ -232,9 +228,7 @@ func testKilledReader(t *T) {
 	s := t.startServer(harness.Options{})
 	c := s.join(nil, 3)
 	s.waitProcesses(3, "3 clients connected", false, c)
-	reader := s.childServing(c[2])
-	t.Check(syscall.Kill(reader.Pid, syscall.SIGSTOP), Failure{Did: "kill -STOP user3's child", Hint: "the child exited early"})
-	t.Logf("kill -STOP %d: user3's child can read nothing now", reader.Pid)
+	reader := s.stopChild(c[2]) // it can read nothing now
 	var b strings.Builder
 	for i := range msgs {
 		fmt.Fprintf(&b, "k%d\n", i)
