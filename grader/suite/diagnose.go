@@ -326,3 +326,29 @@ func (s *server) ringsFull(f Failure, conns []*wire.Conn) Failure {
 	}
 	return f
 }
+
+// skippedAhead looks at where got first differs from want: if a message
+// ("userN: ...") arrived there that want has later, while the message
+// due was one of the same sender's, that sender's messages in between were
+// lost and later ones still came. It says so ("user1: line 25" came where
+// "user1: line 15" was due), or returns "".
+func skippedAhead(want, got []string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	if i >= len(want) || i >= len(got) {
+		return ""
+	}
+	sender := func(line string) string {
+		if name, _, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(name, "user") && !strings.HasPrefix(line, "* ") {
+			return name
+		}
+		return ""
+	}
+	from := sender(got[i])
+	if from == "" || sender(want[i]) != from || !slices.Contains(want[i+1:], got[i]) {
+		return ""
+	}
+	return fmt.Sprintf("%q came where %q was due: %s's messages in between were lost, and later ones still came", abbrev(got[i]), abbrev(want[i]), from)
+}

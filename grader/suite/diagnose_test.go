@@ -69,3 +69,16 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
+
+// TestSkippedAhead: a message of the same sender arriving ahead of its
+// turn is named; a notice, another sender's line, or an extra line is not.
+func TestSkippedAhead(t *testing.T) {
+	want := []string{"user1: a", "user1: b", "user1: c", "* user1 left"}
+	assert.Equal(t, `"user1: c" came where "user1: b" was due: user1's messages in between were lost, and later ones still came`,
+		skippedAhead(want, []string{"user1: a", "user1: c"}))
+	assert.Empty(t, skippedAhead(want, []string{"user1: a", "* user1 left"}), "a notice ahead: the last line dropped, no overwrite")
+	assert.Empty(t, skippedAhead(want, []string{"user1: a", "user2: c"}), "another sender's line")
+	assert.Empty(t, skippedAhead(want, []string{"user1: a", "user1: x"}), "a line that was never sent")
+	assert.Empty(t, skippedAhead(want, []string{"user1: a"}), "nothing differs, lines missing at the end")
+	assert.Empty(t, skippedAhead(want, want))
+}

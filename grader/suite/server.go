@@ -131,6 +131,12 @@ func (s *server) check(err error, f Failure) {
 	f.TimedOut = errors.Is(err, wire.ErrTimeout)
 	if mm, ok := errors.AsType[*wire.MismatchError](err); ok {
 		f.Got, f.Diff = quoteLines(mm.Got), wire.Diff(mm.Want, mm.Got)
+		if s.t.lab == "shm" {
+			if lost := skippedAhead(mm.Want, mm.Got); lost != "" {
+				f.Hint += ". What the grader saw: " + lost + ". In lab 3, messages lost in the middle of one sender's stream while later ones arrive are what a slot written again before all its readers copied it out looks like: " +
+					"a reader must copy a message out before it releases the slot, the parent may send FREED(slot) only once the last hold on it is dropped, and only once per use, and a child may write only the slots FREED gave back to it"
+			}
+		}
 	} else {
 		settleProc(s.proc) // a connection error: is the server dying?
 	}
