@@ -316,7 +316,7 @@ func (s *server) ringsFull(f Failure, conns []*wire.Conn) Failure {
 		f.Got += "\n(meanwhile every process of the server was asleep and every pipe between them empty, and " + strings.Join(unread, ", ") +
 			": it had stopped reading its client, as a child does while its ring has no free slot, and nothing was on its way that would free one)"
 		if own {
-			f.Hint += ". What the grader saw: no slot came back to the sender's ring; " + freed
+			f.Hint = "no slot came back to the sender's ring: " + freed + ". The test's own hint: " + f.Hint
 		} else {
 			f.Hint = "no slot came back to the sender's ring: " + freed
 		}

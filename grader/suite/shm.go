@@ -56,14 +56,16 @@ func shmTests() []*Test {
 const ringSlots = 16
 
 // testFullRing: a sender's ring holds 16 messages, and every slot of it
-// comes back. First user1 sends three rings' worth that both readers take,
+// comes back. First user2 sends three rings' worth that both readers take,
 // so that every slot of its ring has been written, freed and written again;
-// then user3's child is stopped, and user1 sends 16 more. They fit in the
-// ring: user2 must get all 16 before the parent gives up on user3's child
+// then user3's child is stopped, and user2 sends 16 more. They fit in the
+// ring: user1 must get all 16 before the parent gives up on user3's child
 // (a child that releases nothing for 2 s is kicked). A server whose slots
 // do not all come back (a FREED lost for some slots, a slot counted free
-// twice, the parent's hold never dropped on some) holds user1 back sooner,
-// and user2 sees the kick first.
+// twice, the parent's hold never dropped on some) holds user2 back sooner,
+// and user1 sees the kick first. The sender is user2, whose ring is not the
+// first: a FREED that names a slot by its place in the ring (slot % 16)
+// instead of its number is wrong there, and right only in ring 0.
 func testFullRing(t *T) {
 	const warm = 3 * ringSlots
 	s := t.startServer(harness.Options{})
@@ -73,37 +75,39 @@ func testFullRing(t *T) {
 	var want []string
 	for i := range warm {
 		fmt.Fprintf(&b, "w%d\n", i)
-		want = append(want, fmt.Sprintf("user1: w%d", i))
+		want = append(want, fmt.Sprintf("user2: w%d", i))
 	}
-	hint := fmt.Sprintf("a sender's ring has %d slots, and a stopped reader may hold all of them, not more: each slot must come back to the ring once its last hold is dropped, "+
-		"and the parent must send FREED(slot) for every slot, to the ring's owner, which counts each free again once (lab3-shm.md, \"A flooder, and a reader that falls behind\")", ringSlots)
-	did := fmt.Sprintf("user1 sent %d messages (three rings' worth)", warm)
-	s.send(c[0], b.String(), did)
-	s.expect(c[1], did, "relay every message; "+hint, want...)
-	s.expect(c[2], did, "relay every message; "+hint, want...)
+	did := fmt.Sprintf("user2 sent %d messages (three rings' worth)", warm)
+	s.send(c[1], b.String(), did)
+	warmHint := fmt.Sprintf("relay every message; here user2's ring of %d slots is used three times over, so each slot must come back to it once both readers released it: "+
+		"the parent sends FREED(slot), the slot's number in the shared memory, to the ring's owner, which counts it free again", ringSlots)
+	s.expect(c[0], did, warmHint, want...)
+	s.expect(c[2], did, warmHint, want...)
 	reader := s.stopChild(c[2])
 	b.Reset()
 	for i := range ringSlots {
 		fmt.Fprintf(&b, "r%d\n", i)
 	}
-	did += fmt.Sprintf(", which user2 and user3 read; kill -STOP %d (user3's child); user1 sent %d more", reader.Pid, ringSlots)
-	s.send(c[0], b.String(), did)
+	did += fmt.Sprintf(", which user1 and user3 read; kill -STOP %d (user3's child); user2 sent %d more", reader.Pid, ringSlots)
+	s.send(c[1], b.String(), did)
+	hint := fmt.Sprintf("a sender's ring has %d slots, and a stopped reader may hold all of them, not more: each slot must come back to the ring once its last hold is dropped, "+
+		"and the parent must send FREED(slot) for every slot, to the ring's owner, which counts each free again once (lab3-shm.md, \"A flooder, and a reader that falls behind\")", ringSlots)
 	for got := 0; got < ringSlots; {
-		line, err := c[1].ReadLine(wait)
-		s.check(err, Failure{Did: did + "; user2 reads", Expected: fmt.Sprintf("user1's %d messages, before user3's child is kicked", ringSlots),
+		line, err := c[0].ReadLine(wait)
+		s.check(err, Failure{Did: did + "; user1 reads", Expected: fmt.Sprintf("user2's %d messages, before user3's child is kicked", ringSlots),
 			Got: fmt.Sprintf("%d of them, then: %v", got, err), Hint: hint})
 		switch line {
-		case fmt.Sprintf("user1: r%d", got):
+		case fmt.Sprintf("user2: r%d", got):
 			got++
 		case "* user3 kicked: too slow", "* user3 left":
-			t.Fail(Failure{Did: did + "; user2 reads", Expected: fmt.Sprintf("user1's %d messages, then (2 s later) \"* user3 kicked: too slow\"", ringSlots),
-				Got: fmt.Sprintf("%d of them, then %q: user1 was held back after %d, though its ring has %d slots", got, line, got, ringSlots), Hint: hint})
+			t.Fail(Failure{Did: did + "; user1 reads", Expected: fmt.Sprintf("user2's %d messages, then (2 s later) \"* user3 kicked: too slow\"", ringSlots),
+				Got: fmt.Sprintf("%d of them, then %q: user2 was held back after %d, though its ring has %d slots", got, line, got, ringSlots), Hint: hint})
 		default:
-			t.Fail(Failure{Did: did + "; user2 reads", Expected: fmt.Sprintf("%q", fmt.Sprintf("user1: r%d", got)), Got: strconv.Quote(abbrev(line)),
+			t.Fail(Failure{Did: did + "; user1 reads", Expected: fmt.Sprintf("%q", fmt.Sprintf("user2: r%d", got)), Got: strconv.Quote(abbrev(line)),
 				Hint: "relay every line once, in the order it was sent, to every other client"})
 		}
 	}
-	t.Logf("user2 got all %d messages while user3's child was stopped", ringSlots)
+	t.Logf("user1 got all %d messages while user3's child was stopped", ringSlots)
 }
 
 // heldWindow is how long testHeldAsleep measures the server's CPU, and
@@ -248,7 +252,7 @@ func testKilledReader(t *T) {
 		got = append(got, line)
 	}
 	if err != nil || !slices.Equal(got, want) {
-		gotText := fmt.Sprintf("%d lines", len(got))
+		gotText := fmt.Sprintf("%d of user1's lines", len(got))
 		hint := "a slot waits for its readers; a reader that dies will never read it: when you reap a child, release every slot it still held"
 		if err != nil {
 			gotText += fmt.Sprintf(", then: %v", err)

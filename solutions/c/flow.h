@@ -1,6 +1,6 @@
 /*
- * flow.h: protocol.md's slow-reader rule, shared by both C servers (as Go's
- * solutions/flow serves both Go servers). A queue for one client is full at
+ * flow.h: protocol.md's slow-reader rule, shared by both C servers (as the
+ * package flow serves both Go servers). A queue for one client is full at
  * HIGH_WATER bytes; while it is full, the server holds the senders back. A
  * client whose queue filled and that then takes fewer than MIN_TAKE bytes
  * within STALL_WINDOW seconds has stopped reading: it is kicked.
