@@ -54,7 +54,7 @@ func run() int {
 	jsonPath := fs.String("json", "", "write the grader's full record to `FILE`")
 	gsPath := fs.String("gradescope", "", "write Gradescope's results.json to `FILE`, updated after each test")
 	autolab := fs.Bool("autolab", false, "print Autolab's {\"scores\": ...} line last")
-	budget := fs.Duration("budget", 10*time.Minute, "time for the whole run; tests not started by then are NOT RUN")
+	budget := fs.Duration("budget", 10*time.Minute, "time for the whole run; tests not started by then are NOT RUN (unless given, it is multiplied by -repeat)")
 	unprivileged := fs.Bool("unprivileged", true, "when run as root, run the programs under test as user nobody")
 	batch := fs.String("batch", "", "grade every submission folder under `DIR` (one per student) and write a gradebook")
 	batchOut := fs.String("out", "grades", "with -batch: where gradebook.csv and the students' records go")
@@ -94,6 +94,11 @@ func run() int {
 	}
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	budgetGiven := false
+	fs.Visit(func(f *flag.Flag) { budgetGiven = budgetGiven || f.Name == "budget" })
+	if !budgetGiven && *repeat > 1 {
+		*budget *= time.Duration(*repeat) // make grade-many N=20: each test 20 times
 	}
 	if *listLabs {
 		fmt.Print(course.List())
@@ -269,7 +274,7 @@ func run() int {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	var results []suite.Result
-	interrupted := false
+	interrupted, spent := false, false
 	short := *labsDir != "" && !*verbose // make grade in the kit
 	for i, t := range tests {
 		if short && (i == 0 || tests[i-1].Lab != t.Lab) {
@@ -284,7 +289,14 @@ func run() int {
 			continue
 		}
 		if interrupted || time.Since(started) > *budget {
+			if !interrupted && !spent {
+				spent = true
+				fmt.Fprintf(os.Stderr, "grade: the run's time (-budget %v) is spent: the tests not started yet are NOT RUN\n", *budget)
+			}
 			results = append(results, suite.Result{Test: t, Status: suite.NotRun})
+			if !short {
+				report.Line(os.Stdout, results[len(results)-1], *verbose)
+			}
 			continue
 		}
 		done := make(chan suite.Result, 1)

@@ -187,6 +187,21 @@ func TestRepeat(t *testing.T) {
 	assert.Contains(t, out, "(3 runs)")
 }
 
+// TestBudget: once the run's time is spent, each test not started yet is
+// shown as NOT RUN, with a line saying why, and the run fails; with
+// -repeat, the default budget is multiplied (make grade-many N=20 took
+// more than 10 min under two CPU hogs, and lost its last five tests).
+func TestBudget(t *testing.T) {
+	out, errOut, status := grade(t, "-lab", "server", "-server", serverBin, "-run", "relay|no-echo", "-budget", "1ns")
+	assert.Equal(t, 1, status)
+	assert.Contains(t, errOut, "(-budget 1ns) is spent")
+	assert.Regexp(t, `(?m)^NOT RUN server/relay`, out)
+	assert.Regexp(t, `(?m)^NOT RUN server/no-echo`, out)
+	out, errOut, status = grade(t, "-lab", "server", "-server", serverBin, "-run", "relay", "-repeat", "2")
+	assert.Equal(t, 0, status, out)
+	assert.NotContains(t, errOut, "is spent")
+}
+
 // TestBatch grades a folder of five submissions, two at a time, and checks
 // the gradebook: the reference code, the untouched skeletons, two broken
 // variants of the reference, and one that does not compile.
