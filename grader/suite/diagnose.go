@@ -275,10 +275,11 @@ var ownSlotHint = []string{"alone", "stopped-child", "killed-reader", "child-kil
 // was doing meanwhile when that explains the wait: nothing. Every process
 // asleep, every pipe between them empty, no child stopped: none of the
 // lines still to come was on its way; they waited in a process's memory
-// for an event that would not come. With a client's bytes unread in its socket at the server
-// besides, its child had stopped reading it, as a child does while every
-// slot of its ring is taken: no slot came back (FREED never sent or never
-// heeded, a hold never dropped). f is returned as it was otherwise.
+// for an event that would not come. With a client's bytes unread in its
+// socket at the server besides, its child had stopped reading it, as a
+// child does while every slot of its ring is taken: no slot came back
+// (FREED never sent or never heeded, a hold never dropped). f is returned
+// as it was otherwise.
 func (s *server) ringsFull(f Failure, conns []*wire.Conn) Failure {
 	name := s.t.name[strings.IndexByte(s.t.name, '/')+1:]
 	if !slices.Contains(ringFillers, name) {
@@ -303,7 +304,7 @@ func (s *server) ringsFull(f Failure, conns []*wire.Conn) Failure {
 			continue
 		}
 		if n, err := procfs.RecvQueue(c.RemoteAddr(), c.LocalAddr()); err == nil && n > 0 {
-			unread = append(unread, fmt.Sprintf("%s's child left %d bytes of %s's unread", c.Name, n, c.Name))
+			unread = append(unread, fmt.Sprintf("%s's child left %d bytes unread in %s's socket", c.Name, n, c.Name))
 		}
 	}
 	const freed = "a sender's child waits, once every slot of its ring is taken, until the parent sends it FREED(slot). " +
